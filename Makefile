@@ -1,0 +1,49 @@
+# Entry points for people and for .ci/run alike. Every target creates .venv itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test lint format bench bench-validate bench-drift bench-reconcile pipeline clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+## The main job on the bundled example data: no credentials, no network.
+demo: $(STAMP)
+	$(BIN)/checker validate
+	$(BIN)/checker drift --snapshot examples/snapshot.json; code=$$?; \
+	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; \
+	  echo "(exit code $$code: 3 means drift was found, as the example snapshot intends)"
+
+## The whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict checker
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: bench-validate bench-drift bench-reconcile
+
+bench-validate: $(STAMP)
+	$(BIN)/python benchmarks/bench_validate.py
+
+bench-drift: $(STAMP)
+	$(BIN)/python benchmarks/bench_drift.py
+
+bench-reconcile: $(STAMP)
+	$(BIN)/python benchmarks/bench_reconcile.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

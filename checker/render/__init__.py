@@ -1,0 +1,1 @@
+"""Renderers: the product's results as text, JSON, JUnit, Code Quality and Markdown."""

@@ -1,0 +1,305 @@
+"""JSON Schemas shipped in the package, compiled once per run, and their errors in our words."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from checker.models import Finding
+from checker.yamlload import JsonPath, Loaded
+
+ORG_SCHEMA = "org.schema.json"
+SETTINGS_SCHEMA = "settings.schema.json"
+DRIFT_REPORT_SCHEMA = "drift-report.schema.json"
+SNAPSHOT_SCHEMA = "snapshot.schema.json"
+
+_EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*$")
+
+_FORMATS = FormatChecker(formats=())
+
+
+@_FORMATS.checks("email")
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL_RE.match(value))
+
+
+@_FORMATS.checks("uri")
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or bool(_URI_RE.match(value))
+
+
+@_FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if isinstance(value, str):
+        dt.date.fromisoformat(value)
+    return True
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in ``checker/schemas`` (the repository's ``schemas/`` links there)."""
+    text = resources.files("checker").joinpath("schemas", name).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    """The compiled validator for a shipped schema; built once per process."""
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=_FORMATS)
+
+
+@functools.cache
+def date_paths(name: str) -> frozenset[tuple[str, ...]]:
+    """Paths (with ``*`` for array items) where the schema expects a date string."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(node: dict[str, Any], path: tuple[str, ...]) -> None:
+        if node.get("format") == "date":
+            found.add(path)
+        for key, sub in node.get("properties", {}).items():
+            walk(sub, (*path, key))
+        items = node.get("items")
+        if isinstance(items, dict):
+            walk(items, (*path, "*"))
+
+    walk(load_schema(name), ())
+    return frozenset(found)
+
+
+def _generic(path: JsonPath) -> tuple[str, ...]:
+    return tuple("*" if isinstance(p, int) else p for p in path)
+
+
+def dotted(path: JsonPath) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out or "(top level)"
+
+
+def json_view(loaded: Loaded, schema_name: str) -> tuple[Any, list[tuple[JsonPath, str]]]:
+    """The document as JSON Schema sees it: dates where dates belong become ISO strings.
+
+    Returns the data and the paths holding a value YAML read as a date or time where the schema
+    does not expect one (the caller reports those with a "quote it" hint).
+    """
+    allowed = date_paths(schema_name)
+    misread: list[tuple[JsonPath, str]] = []
+    data = loaded.data
+    for path, kind in loaded.scalar_kind.items():
+        if kind == "timestamp":
+            misread.append((path, kind))
+        elif kind == "date":
+            data = _replace(data, path)
+            if _generic(path) not in allowed:
+                misread.append((path, kind))
+    return data, misread
+
+
+def _replace(data: Any, path: JsonPath) -> Any:
+    """Copy-on-write replacement of a date by its ISO string at ``path``."""
+    if not path:
+        return data.isoformat() if isinstance(data, dt.date) else data
+    head, rest = path[0], path[1:]
+    if isinstance(data, dict):
+        copy = dict(data)
+        copy[head] = _replace(data[head], rest)  # type: ignore[index]
+        return copy
+    if isinstance(data, list):
+        items = list(data)
+        items[head] = _replace(data[head], rest)  # type: ignore[call-overload]
+        return items
+    return data
+
+
+def _known_keys(error: ValidationError) -> list[str]:
+    props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    return sorted(props)
+
+
+def _type_word(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _expected_word(types: Any) -> str:
+    names = {
+        "string": "a string",
+        "integer": "a whole number",
+        "number": "a number",
+        "object": "a mapping",
+        "array": "a list",
+        "null": "null",
+        "boolean": "true or false",
+    }
+    if isinstance(types, str):
+        types = [types]
+    return " or ".join(names.get(t, t) for t in types)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def schema_findings(
+    path: str, loaded: Loaded, data: Any, schema_name: str
+) -> Iterator[Finding]:
+    """Every schema error of ``data`` as a Finding at the offending key or value."""
+    for error in validator(schema_name).iter_errors(data):
+        yield from _explain(path, loaded, error)
+
+
+def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Finding]:
+    where: JsonPath = tuple(error.absolute_path)
+    locator = dotted(where)
+    kw = error.validator
+    value = error.instance
+    if kw == "additionalProperties" and isinstance(value, dict):
+        known = _known_keys(error)
+        allowed = set(known)
+        for key in value:
+            if key in allowed:
+                continue
+            pos = loaded.pos((*where, key), prefer_key=True)
+            hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            msg = f"unknown key {key!r}"
+            if where:
+                msg += f" in {locator}"
+            msg += f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(known)}"
+            yield Finding(path, pos.line, pos.column, "unknown-key", msg, locator=dotted((*where, key)))
+        return
+    if kw == "required":
+        pos = loaded.pos(where, prefer_key=True)
+        missing = [k for k in error.validator_value if isinstance(value, dict) and k not in value]
+        for key in missing:
+            yield Finding(
+                path,
+                pos.line,
+                pos.column,
+                "missing-key",
+                f"required key {key!r} is missing" + (f" in {locator}" if where else ""),
+                locator=dotted((*where, key)),
+            )
+        return
+    pos = loaded.pos(where)
+    if kw == "type":
+        kind = loaded.scalar_kind.get(where)
+        expected = _expected_word(error.validator_value)
+        if kind in ("int", "float", "bool", "null") and "string" in _as_list(error.validator_value):
+            raw = _short(value) if kind != "null" else "an empty value"
+            msg = (
+                f"{locator}: YAML reads {raw} as {_type_word(value)}, but {expected} is expected; "
+                f"quote it"
+            )
+            if kind != "null":
+                msg += f": '{loaded.scalar_raw.get(where, _plain(value))}'"
+            yield Finding(path, pos.line, pos.column, "quote-value", msg, locator=locator)
+            return
+        yield Finding(
+            path,
+            pos.line,
+            pos.column,
+            "wrong-type",
+            f"{locator}: expected {expected}, found {_type_word(value)}",
+            locator=locator,
+        )
+        return
+    if kw == "const" and where == ("schema_version",):
+        yield Finding(
+            path,
+            pos.line,
+            pos.column,
+            "schema-version",
+            f"unknown schema_version {_short(value)}; this checker reads version "
+            f"{error.validator_value}",
+            locator=locator,
+        )
+        return
+    if kw == "enum":
+        options = [str(o) for o in error.validator_value]
+        hint = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
+        msg = f"{locator}: {_short(value)} is not one of {', '.join(options)}"
+        if hint:
+            msg += f"; did you mean {hint[0]!r}?"
+        yield Finding(path, pos.line, pos.column, "invalid-value", msg, locator=locator)
+        return
+    if kw == "format":
+        yield Finding(
+            path,
+            pos.line,
+            pos.column,
+            f"invalid-{error.validator_value}",
+            f"{locator}: {_short(value)} is not a valid {error.validator_value}",
+            locator=locator,
+        )
+        return
+    if kw == "maxItems":
+        yield Finding(
+            path,
+            pos.line,
+            pos.column,
+            "too-many-items",
+            f"{locator}: {len(value)} items; at most {error.validator_value} are allowed",
+            locator=locator,
+        )
+        return
+    if kw == "pattern":
+        yield Finding(
+            path,
+            pos.line,
+            pos.column,
+            "invalid-value",
+            f"{locator}: {_short(value)} does not have the expected form "
+            f"({error.schema.get('description', error.validator_value)})",
+            locator=locator,
+        )
+        return
+    if kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        yield Finding(
+            path,
+            pos.line,
+            pos.column,
+            "out-of-range",
+            f"{locator}: {_short(value)} is out of range ({kw} {error.validator_value})",
+            locator=locator,
+        )
+        return
+    yield Finding(
+        path, pos.line, pos.column, "invalid-value", f"{locator}: {error.message}", locator=locator
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

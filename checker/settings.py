@@ -1,0 +1,198 @@
+"""``config/checker.yaml`` → :class:`Settings`, validated by its own schema."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checker.models import Finding, Truth
+from checker.schema import SETTINGS_SCHEMA, json_view, schema_findings
+from checker.yamlload import YamlLoadError, read_yaml_file
+
+SETTINGS_FILE = "checker.yaml"
+ORGS_DIR = "orgs"
+
+DEFAULT_FIELD_KEYS: dict[str, str] = {
+    "collaboration_project_id": "am_project_id",
+    "contact_management_project_id": "cmp_id",
+    "contact_management_project_developers": "cmp_developers",
+    "salesforce_id": "salesforce_id",
+}
+
+DEFAULT_TRUTH: dict[str, Truth] = {
+    "salesforce_id": "zendesk",
+    "collaboration_project": "repo",
+    "contact_management_project": "repo",
+    "notes": "repo",
+    "details": "repo",
+    "support_contacts_missing_in_zendesk": "repo",
+    "support_contacts_unexpected_in_zendesk": "zendesk",
+    "support_contacts_name": "zendesk",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    name: str
+    url: str
+    fields: Mapping[str, str]
+    rate_limit_per_minute: int | None = None
+
+    def field_key(self, declared: str) -> str:
+        return self.fields.get(declared, DEFAULT_FIELD_KEYS[declared])
+
+    def agent_org_url(self, org_id: int) -> str:
+        return f"{self.url.rstrip('/')}/agent/organizations/{org_id}/tickets"
+
+    @property
+    def env_prefix(self) -> str:
+        """``ZENDESK_`` for the default instance, ``ZENDESK_<NAME>_`` for the others."""
+        return "ZENDESK_" + "".join(c if c.isalnum() else "_" for c in self.name.upper()) + "_"
+
+
+@dataclass(frozen=True, slots=True)
+class GitLabSettings:
+    labels: tuple[str, ...] = ("zendesk-drift",)
+    confidential: bool = True
+    support_ops_project: str | None = None
+    dashboard_title: str = "Zendesk drift dashboard"
+    repository_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config_dir: Path
+    instances: Mapping[str, Instance]
+    default_instance: str
+    rate_limit_share: float = 0.5
+    max_concurrency: int = 8
+    request_timeout: float = 30.0
+    source_of_truth: Mapping[str, Truth] = field(default_factory=lambda: dict(DEFAULT_TRUTH))
+    unlisted_contacts_are_drift: bool = True
+    contact_limit: int = 30
+    contact_limit_with_cmp: int = 50
+    gitlab: GitLabSettings = GitLabSettings()
+
+    @property
+    def orgs_dir(self) -> Path:
+        return self.config_dir / ORGS_DIR
+
+    def truth(self, key: str) -> Truth:
+        return self.source_of_truth.get(key, DEFAULT_TRUTH.get(key, "repo"))
+
+    def instance(self, name: str | None) -> Instance:
+        return self.instances[name or self.default_instance]
+
+    def with_url_override(self, environ: Mapping[str, str] | None = None) -> Settings:
+        """``ZENDESK_URL`` replaces the default instance's URL (any scheme, host and port)."""
+        env = os.environ if environ is None else environ
+        url = env.get("ZENDESK_URL", "").strip()
+        if not url:
+            return self
+        instances = dict(self.instances)
+        default = instances[self.default_instance]
+        instances[self.default_instance] = Instance(
+            default.name, url.rstrip("/"), default.fields, default.rate_limit_per_minute
+        )
+        return _replace(self, instances=instances)
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def display_path(path: Path) -> str:
+    """A path as reports show it: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_settings(config_dir: Path) -> tuple[Settings | None, list[Finding]]:
+    """Read and validate the settings file; a missing file means all defaults and one instance."""
+    path = config_dir / SETTINGS_FILE
+    shown = display_path(path)
+    if not path.exists():
+        return None, [
+            Finding(
+                shown,
+                1,
+                1,
+                "settings-missing",
+                f"settings file not found; create {shown} (see README: Settings)",
+            )
+        ]
+    try:
+        loaded = read_yaml_file(path)
+    except YamlLoadError as e:
+        return None, [Finding(shown, p.line, p.column, p.rule, p.message) for p in e.problems]
+    if not isinstance(loaded.data, dict):
+        return None, [Finding(shown, 1, 1, "not-a-mapping", "the settings file must be a mapping")]
+    data, _ = json_view(loaded, SETTINGS_SCHEMA)
+    findings = list(schema_findings(shown, loaded, data, SETTINGS_SCHEMA))
+    if findings:
+        return None, findings
+    instances = {
+        name: Instance(
+            name=name,
+            url=str(raw["url"]).rstrip("/"),
+            fields={**DEFAULT_FIELD_KEYS, **raw.get("fields", {})},
+            rate_limit_per_minute=raw.get("rate_limit_per_minute"),
+        )
+        for name, raw in data["instances"].items()
+    }
+    default = data.get("default_instance")
+    if default is None:
+        if len(instances) > 1:
+            pos = loaded.pos(("instances",), prefer_key=True)
+            return None, [
+                Finding(
+                    shown,
+                    pos.line,
+                    pos.column,
+                    "settings-default-instance",
+                    "several instances are configured: name one as default_instance",
+                )
+            ]
+        default = next(iter(instances))
+    elif default not in instances:
+        pos = loaded.pos(("default_instance",))
+        return None, [
+            Finding(
+                shown,
+                pos.line,
+                pos.column,
+                "unknown-instance",
+                f"default_instance {default!r} is not one of the instances: "
+                + ", ".join(sorted(instances)),
+            )
+        ]
+    gl = data.get("gitlab", {})
+    limits = data.get("contact_limits", {})
+    ops = gl.get("support_ops_project")
+    settings = Settings(
+        config_dir=config_dir,
+        instances=instances,
+        default_instance=default,
+        rate_limit_share=float(data.get("rate_limit_share", 0.5)),
+        max_concurrency=int(data.get("max_concurrency", 8)),
+        request_timeout=float(data.get("request_timeout_seconds", 30)),
+        source_of_truth={**DEFAULT_TRUTH, **data.get("source_of_truth", {})},
+        unlisted_contacts_are_drift=bool(data.get("unlisted_contacts_are_drift", True)),
+        contact_limit=int(limits.get("default", 30)),
+        contact_limit_with_cmp=int(limits.get("with_contact_management_project", 50)),
+        gitlab=GitLabSettings(
+            labels=tuple(gl.get("labels", ["zendesk-drift"])),
+            confidential=bool(gl.get("confidential", True)),
+            support_ops_project=None if ops is None else str(ops),
+            dashboard_title=str(gl.get("dashboard_title", "Zendesk drift dashboard")),
+            repository_url=gl.get("repository_url"),
+        ),
+    )
+    return settings, []

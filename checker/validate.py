@@ -1,0 +1,201 @@
+"""``checker validate``: every org file and the settings, then the rules across files.
+
+Parsing YAML dominates the time on many small files, so files are checked in worker processes
+when there are enough of them to repay the start-up (each worker compiles the schema once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker.models import Finding, OrgSpec
+from checker.orgfile import OrgFileResult, check_org_file
+from checker.schema import ORG_SCHEMA, validator
+from checker.settings import Settings, display_path, load_settings
+
+#: below this many files a process pool costs more than it saves
+PARALLEL_THRESHOLD = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The outcome of validating: findings, the valid specs, and what was looked at."""
+
+    settings: Settings | None
+    findings: tuple[Finding, ...]
+    specs: tuple[OrgSpec, ...]
+    files_checked: int
+    paths: tuple[str, ...] = ()
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def discover(orgs_dir: Path) -> tuple[list[Path], list[Finding]]:
+    """Every file under ``orgs_dir`` (subfolders too); anything not ``*.yaml`` is a finding."""
+    files: list[Path] = []
+    findings: list[Finding] = []
+    if not orgs_dir.is_dir():
+        return files, [
+            Finding(
+                display_path(orgs_dir), 1, 1, "orgs-dir-missing", "the org files folder does not exist"
+            )
+        ]
+    for root, dirs, names in os.walk(orgs_dir):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(root, name)
+            if name.endswith(".yaml"):
+                files.append(path)
+            else:
+                hint = (
+                    f"rename it to {name[:-4]}.yaml"
+                    if name.endswith(".yml")
+                    else "only .yaml org files belong here"
+                )
+                findings.append(
+                    Finding(
+                        display_path(path),
+                        1,
+                        1,
+                        "file-extension",
+                        f"{name} is not an org file: {hint}",
+                    )
+                )
+    return files, findings
+
+
+def _check_one(args: tuple[Path, str, Settings, dt.date]) -> OrgFileResult:
+    return check_org_file(*args)
+
+
+def _warm() -> None:
+    validator(ORG_SCHEMA)
+
+
+def check_files(
+    paths: Sequence[Path], settings: Settings, today: dt.date, *, workers: int | None = None
+) -> list[OrgFileResult]:
+    jobs = [(p, display_path(p), settings, today) for p in paths]
+    cpus = workers if workers is not None else (os.cpu_count() or 1)
+    if cpus > 1 and len(jobs) >= PARALLEL_THRESHOLD:
+        chunk = max(16, len(jobs) // (cpus * 8))
+        with ProcessPoolExecutor(max_workers=cpus, initializer=_warm) as pool:
+            return list(pool.map(_check_one, jobs, chunksize=chunk))
+    return [_check_one(j) for j in jobs]
+
+
+def cross_file(results: Iterable[OrgFileResult]) -> list[Finding]:
+    """Unique org id per instance, unique Salesforce id, unique file name."""
+    out: list[Finding] = []
+    by_id: dict[tuple[str, int], list[OrgFileResult]] = defaultdict(list)
+    by_sf: dict[str, list[OrgFileResult]] = defaultdict(list)
+    by_name: dict[str, list[OrgFileResult]] = defaultdict(list)
+    for r in results:
+        if r.org_id is not None and r.instance is not None:
+            by_id[(r.instance, r.org_id)].append(r)
+        if r.salesforce_id:
+            by_sf[r.salesforce_id.upper()].append(r)
+        by_name[Path(r.path).name.lower()].append(r)
+    for (instance, org_id), group in by_id.items():
+        if len(group) > 1:
+            for r in group:
+                others = ", ".join(o.path for o in group if o is not r)
+                out.append(
+                    Finding(
+                        r.path,
+                        r.org_id_line,
+                        1,
+                        "duplicate-org-id",
+                        f"org {org_id} on instance {instance!r} is also declared in {others}",
+                        locator="zendesk.org_id",
+                    )
+                )
+    for sf, group in by_sf.items():
+        if len(group) > 1:
+            for r in group:
+                others = ", ".join(o.path for o in group if o is not r)
+                out.append(
+                    Finding(
+                        r.path,
+                        r.salesforce_line,
+                        1,
+                        "duplicate-salesforce-id",
+                        f"Salesforce id {sf} is also declared in {others}",
+                        locator="salesforce_id",
+                    )
+                )
+    for name, group in by_name.items():
+        if len(group) > 1:
+            for r in group:
+                others = ", ".join(o.path for o in group if o is not r)
+                out.append(
+                    Finding(
+                        r.path,
+                        1,
+                        1,
+                        "duplicate-file-name",
+                        f"another org file is named {name}: {others}",
+                    )
+                )
+    return out
+
+
+def validate(
+    config_dir: Path,
+    paths: Sequence[Path] = (),
+    *,
+    today: dt.date | None = None,
+    workers: int | None = None,
+) -> Validation:
+    """Validate the settings, every org file, and the rules across files.
+
+    With ``paths``, only those files' own findings are reported, but the rules across files
+    still compare them with every file in the org folder (a duplicate id is a duplicate of
+    a file that is already there).
+    """
+    today = today or dt.date.today()
+    settings, findings = load_settings(config_dir)
+    if settings is None:
+        return Validation(None, tuple(findings), (), 0)
+    all_files, stray = discover(settings.orgs_dir)
+    selected = {display_path(p) for p in paths}
+    targets = list(all_files)
+    for p in paths:
+        if p.is_dir():
+            continue
+        if display_path(p) not in {display_path(f) for f in all_files}:
+            targets.append(p)
+    results = check_files(targets, settings, today, workers=workers)
+    findings.extend(stray)
+    for r in results:
+        findings.extend(r.findings)
+    findings.extend(cross_file(results))
+    if paths:
+        dirs = [display_path(p) for p in paths if p.is_dir()]
+        findings = [
+            f
+            for f in findings
+            if f.path in selected or any(f.path.startswith(d.rstrip("/") + "/") for d in dirs)
+        ]
+        results = [
+            r for r in results if r.path in selected or any(r.path.startswith(d + "/") for d in dirs)
+        ]
+    findings.sort(key=Finding.sort_key)
+    specs = tuple(r.spec for r in results if r.spec is not None)
+    return Validation(settings, tuple(findings), specs, len(results), tuple(r.path for r in results))

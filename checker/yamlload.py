@@ -1,0 +1,396 @@
+"""The one safe, position-keeping YAML reader of the product.
+
+Files come from many hands, so this reader is strict where YAML is lenient: it refuses anchors and
+aliases (alias bombs), explicit tags, duplicate keys, non-string keys, several documents in one
+file, tabs in indentation, non-UTF-8 bytes and files over the size limit (before parsing). Plain
+scalars are resolved by YAML 1.2 rules, so ``no`` and ``on`` stay strings.
+
+It walks the event stream of ruamel.yaml's parser (the C parser from ruamel.yaml.clib when it is
+installed: scanning is where the time goes on small files) and builds plain Python values plus a
+map from each value's path to its position, so every later error can point at a line and column.
+Round-trip editing of files lives elsewhere (``checker.orgwriter``); this module never writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ruamel.yaml import events as ev
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+
+MAX_FILE_BYTES = 1024 * 1024
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """1-based line and column."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProblem:
+    """Why a file could not be read as data: a rule id, a message and where."""
+
+    rule: str
+    message: str
+    line: int = 1
+    column: int = 1
+
+
+class YamlLoadError(Exception):
+    """Raised by :func:`load_yaml` with every problem that stopped the file from loading."""
+
+    def __init__(self, problems: list[LoadProblem]) -> None:
+        super().__init__(problems[0].message if problems else "cannot load")
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A loaded YAML document.
+
+    ``data`` holds plain values (dict, list, str, int, float, bool, None, datetime.date).
+    ``value_pos`` maps a path to where its value starts, ``key_pos`` a mapping entry's path to
+    where its key starts. ``scalar_kind`` records how YAML resolved each plain scalar that is not a
+    string ("int", "float", "bool", "null", "date"), so errors can say "quote it".
+    """
+
+    data: Any
+    value_pos: dict[JsonPath, Pos]
+    key_pos: dict[JsonPath, Pos]
+    scalar_kind: dict[JsonPath, str]
+    scalar_raw: dict[JsonPath, str]
+    overflow: tuple[JsonPath, ...]
+
+    def pos(self, path: JsonPath, *, prefer_key: bool = False) -> Pos:
+        """The best known position for ``path``: its key or value, else its nearest ancestor."""
+        p = tuple(path)
+        while True:
+            if prefer_key and p in self.key_pos:
+                return self.key_pos[p]
+            if p in self.value_pos:
+                return self.value_pos[p]
+            if p in self.key_pos:
+                return self.key_pos[p]
+            if not p:
+                return Pos(1, 1)
+            p = p[:-1]
+
+
+class _EventSource(Protocol):
+    def get_event(self) -> Any: ...
+
+
+def _make_parser(text: str) -> tuple[_EventSource, Callable[[], None]]:
+    try:
+        from _ruamel_yaml import CParser  # the C parser shipped by ruamel.yaml.clib
+
+        parser = CParser(io.StringIO(text))
+        return parser, lambda: None
+    except ImportError:  # pure Python fallback: same events, slower
+        from ruamel.yaml.main import YAML
+
+        yaml = YAML(typ="safe", pure=True)
+        yaml.reader.stream = text
+        return yaml.parser, yaml.reader.reset_reader
+
+
+_RESOLVER = VersionedResolver(version=(1, 2))
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_RE = re.compile(r"^[-+]?(?:0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$")
+_DATE_RE = re.compile(r"^(\d{4})-(\d\d?)-(\d\d?)$")
+_TAB_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
+
+
+def _scalar(value: str, tag: str) -> tuple[Any, str | None]:
+    """Convert a plain scalar by its YAML 1.2 resolution; returns (value, kind or None for str)."""
+    if tag == "tag:yaml.org,2002:null":
+        return None, "null"
+    if tag == "tag:yaml.org,2002:bool":
+        return value.lower() == "true", "bool"
+    if tag == "tag:yaml.org,2002:int" and _INT_RE.match(value):
+        text = value.replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        low = digits[:2].lower()
+        if low in ("0x", "0o", "0b"):
+            return sign * int(digits[2:], {"0x": 16, "0o": 8, "0b": 2}[low]), "int"
+        return sign * int(digits, 10), "int"
+    if tag == "tag:yaml.org,2002:float":
+        text = value.replace("_", "").lower()
+        if text.endswith(".inf"):
+            return (-math.inf if text.startswith("-") else math.inf), "float"
+        if text.endswith(".nan"):
+            return math.nan, "float"
+        try:
+            return float(text), "float"
+        except ValueError:
+            return value, None
+    if tag == "tag:yaml.org,2002:timestamp":
+        m = _DATE_RE.match(value)
+        if m:
+            try:
+                return dt.date(int(m[1]), int(m[2]), int(m[3])), "date"
+            except ValueError:
+                return value, None
+        # A date with a time: keep the text, but say YAML would have read it as a timestamp.
+        return value, "timestamp"
+    return value, None
+
+
+def _line_col(mark: Any) -> Pos:
+    return Pos(mark.line + 1, mark.column + 1)
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8 (an optional BOM allowed); raises YamlLoadError naming the first bad byte."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = raw[: e.start]
+        line = before.count(b"\n") + 1
+        column = e.start - (before.rfind(b"\n") + 1) + 1
+        raise YamlLoadError(
+            [
+                LoadProblem(
+                    "file-encoding",
+                    f"the file is not UTF-8: byte 0x{raw[e.start]:02x} cannot be decoded; "
+                    "save the file as UTF-8",
+                    line,
+                    column,
+                )
+            ]
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def read_yaml_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
+    """Read and load one YAML file, refusing one over ``max_bytes`` before parsing it."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise YamlLoadError(
+                [
+                    LoadProblem(
+                        "file-too-large",
+                        f"the file is {size:,} bytes; files over {max_bytes:,} bytes are refused",
+                    )
+                ]
+            )
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as e:
+        raise YamlLoadError([LoadProblem("file-unreadable", f"cannot read: {e.strerror}")]) from None
+    if len(raw) > max_bytes:  # grew between stat and read
+        raise YamlLoadError(
+            [LoadProblem("file-too-large", f"files over {max_bytes:,} bytes are refused")]
+        )
+    return load_yaml(decode(raw))
+
+
+def load_yaml(text: str) -> Loaded:
+    """Load one YAML document from text; raises YamlLoadError with every problem found."""
+    tab = _TAB_INDENT.search(text)
+    if tab:
+        line = text.count("\n", 0, tab.start()) + 1
+        column = tab.end() - tab.start()
+        raise YamlLoadError(
+            [
+                LoadProblem(
+                    "yaml-tab",
+                    "a tab character in indentation; YAML indents with spaces only",
+                    line,
+                    column,
+                )
+            ]
+        )
+    return _Composer(text).run()
+
+
+class _Composer:
+    """Builds values from parser events, recording positions and refusing unsafe constructs."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.value_pos: dict[JsonPath, Pos] = {}
+        self.key_pos: dict[JsonPath, Pos] = {}
+        self.kinds: dict[JsonPath, str] = {}
+        self.raw: dict[JsonPath, str] = {}
+        self.overflow: list[JsonPath] = []
+        self.problems: list[LoadProblem] = []
+
+    def run(self) -> Loaded:
+        parser, reset = _make_parser(self.text)
+        try:
+            data = self._document(parser)
+        except MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            pos = _line_col(mark) if mark is not None else Pos(1, 1)
+            problem = (e.problem or e.context or "invalid YAML").strip()
+            raise YamlLoadError(
+                [LoadProblem("yaml-syntax", f"YAML syntax error: {problem}", pos.line, pos.column)]
+            ) from None
+        except YAMLError as e:
+            raise YamlLoadError(
+                [LoadProblem("yaml-syntax", f"YAML syntax error: {str(e).strip()}")]
+            ) from None
+        finally:
+            reset()
+        if self.problems:
+            raise YamlLoadError(self.problems)
+        return Loaded(
+            data, self.value_pos, self.key_pos, self.kinds, self.raw, tuple(self.overflow)
+        )
+
+    def _document(self, parser: _EventSource) -> Any:
+        parser.get_event()  # StreamStart
+        event = parser.get_event()
+        if isinstance(event, ev.StreamEndEvent):
+            raise YamlLoadError(
+                [LoadProblem("file-empty", "the file is empty; an org file needs its keys")]
+            )
+        first = parser.get_event()
+        data = self._node(parser, first, ())
+        parser.get_event()  # DocumentEnd
+        extra = parser.get_event()
+        if not isinstance(extra, ev.StreamEndEvent):
+            pos = _line_col(extra.start_mark)
+            raise YamlLoadError(
+                [
+                    LoadProblem(
+                        "yaml-multiple-documents",
+                        "the file holds more than one YAML document; keep one per file",
+                        pos.line,
+                        pos.column,
+                    )
+                ]
+            )
+        return data
+
+    def _refuse(self, event: Any, rule: str, message: str) -> None:
+        pos = _line_col(event.start_mark)
+        self.problems.append(LoadProblem(rule, message, pos.line, pos.column))
+
+    def _check_anchor_tag(self, event: Any) -> bool:
+        """False when the node must be refused (its problem is recorded)."""
+        if event.anchor is not None:
+            self._refuse(
+                event,
+                "yaml-anchor",
+                f"anchors and aliases are not allowed (found &{event.anchor}); write values out",
+            )
+            return False
+        tag = event.tag
+        if tag is not None and tag != "!" and tag != _STR_TAG:
+            self._refuse(event, "yaml-tag", f"explicit YAML tags are not allowed (found {tag})")
+            return False
+        return True
+
+    def _node(self, parser: _EventSource, event: Any, path: JsonPath) -> Any:
+        pos = _line_col(event.start_mark)
+        self.value_pos[path] = pos
+        if isinstance(event, ev.AliasEvent):
+            self._refuse(
+                event,
+                "yaml-anchor",
+                f"anchors and aliases are not allowed (found *{event.anchor}); write values out",
+            )
+            return None
+        ok = self._check_anchor_tag(event)
+        if isinstance(event, ev.ScalarEvent):
+            if not ok:
+                return None
+            if event.tag == _STR_TAG or event.style or not event.implicit[0]:
+                return event.value
+            tag = _RESOLVER.resolve(ScalarNode, event.value, (True, False))
+            value, kind = _scalar(event.value, tag)
+            if kind is not None:
+                self.kinds[path] = kind
+                self.raw[path] = event.value
+                if kind == "int" and not INT64_MIN <= value <= INT64_MAX:
+                    self.overflow.append(path)
+            return value
+        if isinstance(event, ev.SequenceStartEvent):
+            items: list[Any] = []
+            while True:
+                child = parser.get_event()
+                if isinstance(child, ev.SequenceEndEvent):
+                    return items if ok else None
+                items.append(self._node(parser, child, (*path, len(items))))
+        if isinstance(event, ev.MappingStartEvent):
+            mapping: dict[str, Any] = {}
+            while True:
+                key_event = parser.get_event()
+                if isinstance(key_event, ev.MappingEndEvent):
+                    return mapping if ok else None
+                key = self._key(parser, key_event)
+                value_event = parser.get_event()
+                if key is None:
+                    self._skip(parser, value_event)
+                    continue
+                key_pos = _line_col(key_event.start_mark)
+                child_path = (*path, key)
+                if key in mapping:
+                    first = self.key_pos[child_path]
+                    self.problems.append(
+                        LoadProblem(
+                            "yaml-duplicate-key",
+                            f"duplicate key {key!r}: first at line {first.line}, "
+                            f"again at line {key_pos.line}",
+                            key_pos.line,
+                            key_pos.column,
+                        )
+                    )
+                    self._skip(parser, value_event)
+                    continue
+                self.key_pos[child_path] = key_pos
+                mapping[key] = self._node(parser, value_event, child_path)
+        raise YamlLoadError([LoadProblem("yaml-syntax", "unexpected YAML event", pos.line)])
+
+    def _key(self, parser: _EventSource, event: Any) -> str | None:
+        if isinstance(event, ev.ScalarEvent) and self._check_anchor_tag(event):
+            if event.style or not event.implicit[0] or event.tag == _STR_TAG:
+                return str(event.value)
+            tag = _RESOLVER.resolve(ScalarNode, event.value, (True, False))
+            if tag == _STR_TAG:
+                return str(event.value)
+            self._refuse(
+                event,
+                "yaml-key",
+                f"key {event.value!r} is not a string; quote it if it is meant as a name",
+            )
+            return None
+        if isinstance(event, ev.AliasEvent):
+            self._refuse(event, "yaml-anchor", "anchors and aliases are not allowed")
+            return None
+        if isinstance(event, ev.ScalarEvent):
+            return None
+        self._refuse(event, "yaml-key", "complex mapping keys are not allowed")
+        self._skip(parser, event)
+        return None
+
+    def _skip(self, parser: _EventSource, event: Any) -> None:
+        """Consume the rest of a node without building it."""
+        if isinstance(event, ev.SequenceStartEvent | ev.MappingStartEvent):
+            depth = 1
+            while depth:
+                e = parser.get_event()
+                if isinstance(e, ev.SequenceStartEvent | ev.MappingStartEvent):
+                    depth += 1
+                elif isinstance(e, ev.SequenceEndEvent | ev.MappingEndEvent):
+                    depth -= 1
