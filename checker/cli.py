@@ -88,14 +88,20 @@ def cli() -> None:
     show_default=True,
     help="Output on stdout.",
 )
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit report.")
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit report."
+)
 @click.option(
     "--codequality",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write a GitLab Code Quality report.",
 )
 def validate_cmd(
-    config_dir: Path, paths: tuple[Path, ...], fmt: str, junit: Path | None, codequality: Path | None
+    config_dir: Path,
+    paths: tuple[Path, ...],
+    fmt: str,
+    junit: Path | None,
+    codequality: Path | None,
 ) -> None:
     """Validate org files (all of config/orgs/, or PATHS) and the settings.
 
@@ -144,5 +150,3 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_OK)
-
-

@@ -78,15 +78,15 @@ class OrgSpec:
     org_id: int
     instance: str
     name: str
-    salesforce_id: str | None | Unmanaged = UNMANAGED
+    salesforce_id: str | Unmanaged | None = UNMANAGED
     csm: str | None = None
-    collaboration_project_id: int | None | Unmanaged = UNMANAGED
+    collaboration_project_id: int | Unmanaged | None = UNMANAGED
     collaboration_project_url: str | None = None
-    cmp_id: int | None | Unmanaged = UNMANAGED
-    cmp_developers: tuple[str, ...] | None | Unmanaged = UNMANAGED
-    support_contacts: tuple[Contact, ...] | None | Unmanaged = UNMANAGED
-    notes: str | None | Unmanaged = UNMANAGED
-    details: str | None | Unmanaged = UNMANAGED
+    cmp_id: int | Unmanaged | None = UNMANAGED
+    cmp_developers: tuple[str, ...] | Unmanaged | None = UNMANAGED
+    support_contacts: tuple[Contact, ...] | Unmanaged | None = UNMANAGED
+    notes: str | Unmanaged | None = UNMANAGED
+    details: str | Unmanaged | None = UNMANAGED
     ignore: tuple[Suppression, ...] = ()
     #: line of each declared field, for links into the file
     lines: tuple[tuple[str, int], ...] = ()

@@ -40,8 +40,8 @@ class OrgFileResult:
     org_id: int | None = None
     instance: str | None = None
     salesforce_id: str | None = None
-    org_id_line: int = 1
-    salesforce_line: int = 1
+    org_id_pos: tuple[int, int] = (1, 1)
+    salesforce_pos: tuple[int, int] = (1, 1)
 
 
 def check_org_file(path: Path, shown: str, settings: Settings, today: dt.date) -> OrgFileResult:
@@ -50,7 +50,9 @@ def check_org_file(path: Path, shown: str, settings: Settings, today: dt.date) -
         loaded = read_yaml_file(path)
     except YamlLoadError as e:
         return OrgFileResult(
-            shown, None, tuple(Finding(shown, p.line, p.column, p.rule, p.message) for p in e.problems)
+            shown,
+            None,
+            tuple(Finding(shown, p.line, p.column, p.rule, p.message) for p in e.problems),
         )
     return check_loaded(loaded, shown, settings, today)
 
@@ -158,7 +160,7 @@ def _what(data: Any) -> str:
 
 def _identity(
     view: dict[str, Any], loaded: Loaded, settings: Settings
-) -> tuple[int | None, str | None, str | None, int, int]:
+) -> tuple[int | None, str | None, str | None, tuple[int, int], tuple[int, int]]:
     zd = view.get("zendesk")
     org_id = zd.get("org_id") if isinstance(zd, dict) else None
     instance = zd.get("instance") if isinstance(zd, dict) else None
@@ -167,9 +169,14 @@ def _identity(
         org_id if isinstance(org_id, int) and not isinstance(org_id, bool) else None,
         instance if isinstance(instance, str) else settings.default_instance,
         sf if isinstance(sf, str) else None,
-        loaded.pos(("zendesk", "org_id")).line,
-        loaded.pos(("salesforce_id",)).line,
+        _at(loaded, ("zendesk", "org_id")),
+        _at(loaded, ("salesforce_id",)),
     )
+
+
+def _at(loaded: Loaded, path: tuple[str, ...]) -> tuple[int, int]:
+    pos = loaded.pos(path)
+    return (pos.line, pos.column)
 
 
 def _spec(shown: str, d: dict[str, Any], loaded: Loaded, settings: Settings) -> OrgSpec:
@@ -185,9 +192,7 @@ def _spec(shown: str, d: dict[str, Any], loaded: Loaded, settings: Settings) -> 
         cmp_id = cmp_["id"]
         devs = cmp_.get("developers", UNMANAGED)
         developers = devs if devs in (UNMANAGED, None) else tuple(devs)
-    lines = tuple(
-        (key, loaded.key_pos[(key,)].line) for key in d if (key,) in loaded.key_pos
-    )
+    lines = tuple((key, loaded.key_pos[(key,)].line) for key in d if (key,) in loaded.key_pos)
     return OrgSpec(
         path=shown,
         org_id=d["zendesk"]["org_id"],
@@ -226,8 +231,10 @@ def _rules(
     out: list[Finding] = []
     shown = spec.path
 
-    def at(path: tuple[str | int, ...], rule: str, msg: str, severity: str = "error") -> None:
-        pos = loaded.pos(path)
+    def at(
+        path: tuple[str | int, ...], rule: str, msg: str, severity: str = "error", key: bool = False
+    ) -> None:
+        pos = loaded.pos(path, prefer_key=key)
         out.append(
             Finding(shown, pos.line, pos.column, rule, msg, severity, locator=dotted(path))  # type: ignore[arg-type]
         )
@@ -256,11 +263,16 @@ def _rules(
     has_cmp = isinstance(d.get("contact_management_project"), dict)
     limit = settings.contact_limit_with_cmp if has_cmp else settings.contact_limit
     if len(contacts) > limit:
-        why = "with a contact management project" if has_cmp else "without a contact management project"
+        why = (
+            "with a contact management project"
+            if has_cmp
+            else "without a contact management project"
+        )
         at(
             ("support_contacts",),
             "too-many-contacts",
             f"{len(contacts)} support contacts; at most {limit} are allowed {why}",
+            key=True,
         )
     cmp_ = d.get("contact_management_project")
     if isinstance(cmp_, dict):

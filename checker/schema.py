@@ -22,7 +22,9 @@ SETTINGS_SCHEMA = "settings.schema.json"
 DRIFT_REPORT_SCHEMA = "drift-report.schema.json"
 SNAPSHOT_SCHEMA = "snapshot.schema.json"
 
-_EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL_RE = re.compile(
+    r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*$")
 
 _FORMATS = FormatChecker(formats=())
@@ -115,11 +117,12 @@ def _replace(data: Any, path: JsonPath) -> Any:
     head, rest = path[0], path[1:]
     if isinstance(data, dict):
         copy = dict(data)
-        copy[head] = _replace(data[head], rest)  # type: ignore[index]
+        copy[head] = _replace(data[head], rest)
         return copy
     if isinstance(data, list):
         items = list(data)
-        items[head] = _replace(data[head], rest)  # type: ignore[call-overload]
+        assert isinstance(head, int)
+        items[head] = _replace(data[head], rest)
         return items
     return data
 
@@ -167,9 +170,7 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def schema_findings(
-    path: str, loaded: Loaded, data: Any, schema_name: str
-) -> Iterator[Finding]:
+def schema_findings(path: str, loaded: Loaded, data: Any, schema_name: str) -> Iterator[Finding]:
     """Every schema error of ``data`` as a Finding at the offending key or value."""
     for error in validator(schema_name).iter_errors(data):
         yield from _explain(path, loaded, error)
@@ -179,7 +180,9 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
     where: JsonPath = tuple(error.absolute_path)
     locator = dotted(where)
     kw = error.validator
-    value = error.instance
+    value: Any = error.instance
+    vv: Any = error.validator_value
+    sch: Any = error.schema
     if kw == "additionalProperties" and isinstance(value, dict):
         known = _known_keys(error)
         allowed = set(known)
@@ -192,11 +195,13 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
             if where:
                 msg += f" in {locator}"
             msg += f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(known)}"
-            yield Finding(path, pos.line, pos.column, "unknown-key", msg, locator=dotted((*where, key)))
+            yield Finding(
+                path, pos.line, pos.column, "unknown-key", msg, locator=dotted((*where, key))
+            )
         return
     if kw == "required":
         pos = loaded.pos(where, prefer_key=True)
-        missing = [k for k in error.validator_value if isinstance(value, dict) and k not in value]
+        missing = [k for k in vv if isinstance(value, dict) and k not in value]
         for key in missing:
             yield Finding(
                 path,
@@ -210,8 +215,8 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
     pos = loaded.pos(where)
     if kw == "type":
         kind = loaded.scalar_kind.get(where)
-        expected = _expected_word(error.validator_value)
-        if kind in ("int", "float", "bool", "null") and "string" in _as_list(error.validator_value):
+        expected = _expected_word(vv)
+        if kind in ("int", "float", "bool", "null") and "string" in _as_list(vv):
             raw = _short(value) if kind != "null" else "an empty value"
             msg = (
                 f"{locator}: YAML reads {raw} as {_type_word(value)}, but {expected} is expected; "
@@ -236,13 +241,12 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
             pos.line,
             pos.column,
             "schema-version",
-            f"unknown schema_version {_short(value)}; this checker reads version "
-            f"{error.validator_value}",
+            f"unknown schema_version {_short(value)}; this checker reads version {vv}",
             locator=locator,
         )
         return
     if kw == "enum":
-        options = [str(o) for o in error.validator_value]
+        options = [str(o) for o in vv]
         hint = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
         msg = f"{locator}: {_short(value)} is not one of {', '.join(options)}"
         if hint:
@@ -254,8 +258,8 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
             path,
             pos.line,
             pos.column,
-            f"invalid-{error.validator_value}",
-            f"{locator}: {_short(value)} is not a valid {error.validator_value}",
+            f"invalid-{vv}",
+            f"{locator}: {_short(value)} is not a valid {vv}",
             locator=locator,
         )
         return
@@ -265,7 +269,7 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
             pos.line,
             pos.column,
             "too-many-items",
-            f"{locator}: {len(value)} items; at most {error.validator_value} are allowed",
+            f"{locator}: {len(value)} items; at most {vv} are allowed",
             locator=locator,
         )
         return
@@ -276,7 +280,7 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
             pos.column,
             "invalid-value",
             f"{locator}: {_short(value)} does not have the expected form "
-            f"({error.schema.get('description', error.validator_value)})",
+            f"({sch.get('description', vv)})",
             locator=locator,
         )
         return
@@ -286,7 +290,7 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
             pos.line,
             pos.column,
             "out-of-range",
-            f"{locator}: {_short(value)} is out of range ({kw} {error.validator_value})",
+            f"{locator}: {_short(value)} is out of range ({kw} {vv})",
             locator=locator,
         )
         return

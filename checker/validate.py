@@ -53,7 +53,11 @@ def discover(orgs_dir: Path) -> tuple[list[Path], list[Finding]]:
     if not orgs_dir.is_dir():
         return files, [
             Finding(
-                display_path(orgs_dir), 1, 1, "orgs-dir-missing", "the org files folder does not exist"
+                display_path(orgs_dir),
+                1,
+                1,
+                "orgs-dir-missing",
+                "the org files folder does not exist",
             )
         ]
     for root, dirs, names in os.walk(orgs_dir):
@@ -119,8 +123,7 @@ def cross_file(results: Iterable[OrgFileResult]) -> list[Finding]:
                 out.append(
                     Finding(
                         r.path,
-                        r.org_id_line,
-                        1,
+                        *r.org_id_pos,
                         "duplicate-org-id",
                         f"org {org_id} on instance {instance!r} is also declared in {others}",
                         locator="zendesk.org_id",
@@ -133,8 +136,7 @@ def cross_file(results: Iterable[OrgFileResult]) -> list[Finding]:
                 out.append(
                     Finding(
                         r.path,
-                        r.salesforce_line,
-                        1,
+                        *r.salesforce_pos,
                         "duplicate-salesforce-id",
                         f"Salesforce id {sf} is also declared in {others}",
                         locator="salesforce_id",
@@ -194,8 +196,12 @@ def validate(
             if f.path in selected or any(f.path.startswith(d.rstrip("/") + "/") for d in dirs)
         ]
         results = [
-            r for r in results if r.path in selected or any(r.path.startswith(d + "/") for d in dirs)
+            r
+            for r in results
+            if r.path in selected or any(r.path.startswith(d + "/") for d in dirs)
         ]
     findings.sort(key=Finding.sort_key)
     specs = tuple(r.spec for r in results if r.spec is not None)
-    return Validation(settings, tuple(findings), specs, len(results), tuple(r.path for r in results))
+    return Validation(
+        settings, tuple(findings), specs, len(results), tuple(r.path for r in results)
+    )

@@ -98,7 +98,7 @@ class _EventSource(Protocol):
 
 def _make_parser(text: str) -> tuple[_EventSource, Callable[[], None]]:
     try:
-        from _ruamel_yaml import CParser  # the C parser shipped by ruamel.yaml.clib
+        from _ruamel_yaml import CParser  # type: ignore[import-not-found]  # ruamel.yaml.clib
 
         parser = CParser(io.StringIO(text))
         return parser, lambda: None
@@ -195,7 +195,9 @@ def read_yaml_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
         with path.open("rb") as fh:
             raw = fh.read(max_bytes + 1)
     except OSError as e:
-        raise YamlLoadError([LoadProblem("file-unreadable", f"cannot read: {e.strerror}")]) from None
+        raise YamlLoadError(
+            [LoadProblem("file-unreadable", f"cannot read: {e.strerror}")]
+        ) from None
     if len(raw) > max_bytes:  # grew between stat and read
         raise YamlLoadError(
             [LoadProblem("file-too-large", f"files over {max_bytes:,} bytes are refused")]
@@ -284,7 +286,11 @@ class _Composer:
 
     def _refuse(self, event: Any, rule: str, message: str) -> None:
         pos = _line_col(event.start_mark)
-        self.problems.append(LoadProblem(rule, message, pos.line, pos.column))
+        problem = LoadProblem(rule, message, pos.line, pos.column)
+        if rule == "yaml-anchor":
+            # Refused outright, before anything is expanded: an alias bomb ends here.
+            raise YamlLoadError([*self.problems, problem])
+        self.problems.append(problem)
 
     def _check_anchor_tag(self, event: Any) -> bool:
         """False when the node must be refused (its problem is recorded)."""

@@ -34,7 +34,9 @@ def summary(findings: Sequence[Finding], files_checked: int) -> str:
     if not errors:
         verdict = f"{files_checked} org file{'s' if files_checked != 1 else ''} valid"
     else:
-        verdict = f"{errors} error{'s' if errors != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+        verdict = (
+            f"{errors} error{'s' if errors != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+        )
         verdict += f" ({files_checked} org files checked)"
     if warnings:
         verdict += f", {warnings} warning{'s' if warnings != 1 else ''}"
@@ -123,4 +125,6 @@ def junit(findings: Sequence[Finding], checked_paths: Sequence[str]) -> str:
             out = ET.SubElement(case, "system-out")
             out.text = "".join(line(f) + "\n" for f in warnings)
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )
