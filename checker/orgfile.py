@@ -192,7 +192,7 @@ def _spec(shown: str, d: dict[str, Any], loaded: Loaded, settings: Settings) -> 
         cmp_id = cmp_["id"]
         devs = cmp_.get("developers", UNMANAGED)
         developers = devs if devs in (UNMANAGED, None) else tuple(devs)
-    lines = tuple((key, loaded.key_pos[(key,)].line) for key in d if (key,) in loaded.key_pos)
+    lines = tuple((key, loaded.key_pos[(key,)][0]) for key in d if (key,) in loaded.key_pos)
     return OrgSpec(
         path=shown,
         org_id=d["zendesk"]["org_id"],

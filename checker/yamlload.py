@@ -14,6 +14,7 @@ Round-trip editing of files lives elsewhere (``checker.orgwriter``); this module
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import re
@@ -71,8 +72,8 @@ class Loaded:
     """
 
     data: Any
-    value_pos: dict[JsonPath, Pos]
-    key_pos: dict[JsonPath, Pos]
+    value_pos: dict[JsonPath, tuple[int, int]]
+    key_pos: dict[JsonPath, tuple[int, int]]
     scalar_kind: dict[JsonPath, str]
     scalar_raw: dict[JsonPath, str]
     overflow: tuple[JsonPath, ...]
@@ -82,11 +83,11 @@ class Loaded:
         p = tuple(path)
         while True:
             if prefer_key and p in self.key_pos:
-                return self.key_pos[p]
+                return Pos(*self.key_pos[p])
             if p in self.value_pos:
-                return self.value_pos[p]
+                return Pos(*self.value_pos[p])
             if p in self.key_pos:
-                return self.key_pos[p]
+                return Pos(*self.key_pos[p])
             if not p:
                 return Pos(1, 1)
             p = p[:-1]
@@ -111,10 +112,25 @@ def _make_parser(text: str) -> tuple[_EventSource, Callable[[], None]]:
 
 
 _RESOLVER = VersionedResolver(version=(1, 2))
+_SCALAR = ev.ScalarEvent
+_SEQ_START, _SEQ_END = ev.SequenceStartEvent, ev.SequenceEndEvent
+_MAP_START, _MAP_END = ev.MappingStartEvent, ev.MappingEndEvent
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_RE = re.compile(r"^[-+]?(?:0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d\d?)-(\d\d?)$")
 _TAB_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
+
+
+#: first characters a plain scalar needs to be anything but a string (YAML 1.2 core schema and
+#: timestamps); every other plain scalar is a string without asking the resolver
+_MAYBE_TYPED = frozenset("-+0123456789.~nNtTfF")
+
+
+@functools.lru_cache(maxsize=8192)
+def _resolve_plain(value: str) -> tuple[Any, str | None]:
+    if value and value[0] not in _MAYBE_TYPED:
+        return value, None
+    return _scalar(value, _RESOLVER.resolve(ScalarNode, value, (True, False)))
 
 
 def _scalar(value: str, tag: str) -> tuple[Any, str | None]:
@@ -229,8 +245,8 @@ class _Composer:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.value_pos: dict[JsonPath, Pos] = {}
-        self.key_pos: dict[JsonPath, Pos] = {}
+        self.value_pos: dict[JsonPath, tuple[int, int]] = {}
+        self.key_pos: dict[JsonPath, tuple[int, int]] = {}
         self.kinds: dict[JsonPath, str] = {}
         self.raw: dict[JsonPath, str] = {}
         self.overflow: list[JsonPath] = []
@@ -308,8 +324,22 @@ class _Composer:
         return True
 
     def _node(self, parser: _EventSource, event: Any, path: JsonPath) -> Any:
-        pos = _line_col(event.start_mark)
-        self.value_pos[path] = pos
+        mark = event.start_mark
+        self.value_pos[path] = (mark.line + 1, mark.column + 1)
+        kind_of = type(event)
+        if kind_of is _SCALAR:
+            if event.anchor is not None or event.tag is not None:
+                if not self._check_anchor_tag(event):
+                    return None
+            if event.tag == _STR_TAG or event.style or not event.implicit[0]:
+                return event.value
+            value, kind = _resolve_plain(event.value)
+            if kind is not None:
+                self.kinds[path] = kind
+                self.raw[path] = event.value
+                if kind == "int" and not INT64_MIN <= value <= INT64_MAX:
+                    self.overflow.append(path)
+            return value
         if isinstance(event, ev.AliasEvent):
             self._refuse(
                 event,
@@ -317,63 +347,53 @@ class _Composer:
                 f"anchors and aliases are not allowed (found *{event.anchor}); write values out",
             )
             return None
-        ok = self._check_anchor_tag(event)
-        if isinstance(event, ev.ScalarEvent):
-            if not ok:
-                return None
-            if event.tag == _STR_TAG or event.style or not event.implicit[0]:
-                return event.value
-            tag = _RESOLVER.resolve(ScalarNode, event.value, (True, False))
-            value, kind = _scalar(event.value, tag)
-            if kind is not None:
-                self.kinds[path] = kind
-                self.raw[path] = event.value
-                if kind == "int" and not INT64_MIN <= value <= INT64_MAX:
-                    self.overflow.append(path)
-            return value
-        if isinstance(event, ev.SequenceStartEvent):
+        ok = (event.anchor is None and event.tag is None) or self._check_anchor_tag(event)
+        next_event = parser.get_event
+        if kind_of is _SEQ_START:
             items: list[Any] = []
             while True:
-                child = parser.get_event()
-                if isinstance(child, ev.SequenceEndEvent):
+                child = next_event()
+                if type(child) is _SEQ_END:
                     return items if ok else None
                 items.append(self._node(parser, child, (*path, len(items))))
-        if isinstance(event, ev.MappingStartEvent):
+        if kind_of is _MAP_START:
             mapping: dict[str, Any] = {}
+            key_positions = self.key_pos
             while True:
-                key_event = parser.get_event()
-                if isinstance(key_event, ev.MappingEndEvent):
+                key_event = next_event()
+                if type(key_event) is _MAP_END:
                     return mapping if ok else None
                 key = self._key(parser, key_event)
-                value_event = parser.get_event()
+                value_event = next_event()
                 if key is None:
                     self._skip(parser, value_event)
                     continue
-                key_pos = _line_col(key_event.start_mark)
+                km = key_event.start_mark
+                key_pos = (km.line + 1, km.column + 1)
                 child_path = (*path, key)
                 if key in mapping:
-                    first = self.key_pos[child_path]
+                    first = key_positions[child_path]
                     self.problems.append(
                         LoadProblem(
                             "yaml-duplicate-key",
-                            f"duplicate key {key!r}: first at line {first.line}, "
-                            f"again at line {key_pos.line}",
-                            key_pos.line,
-                            key_pos.column,
+                            f"duplicate key {key!r}: first at line {first[0]}, "
+                            f"again at line {key_pos[0]}",
+                            *key_pos,
                         )
                     )
                     self._skip(parser, value_event)
                     continue
-                self.key_pos[child_path] = key_pos
+                key_positions[child_path] = key_pos
                 mapping[key] = self._node(parser, value_event, child_path)
-        raise YamlLoadError([LoadProblem("yaml-syntax", "unexpected YAML event", pos.line)])
+        raise YamlLoadError([LoadProblem("yaml-syntax", "unexpected YAML event", mark.line + 1)])
 
     def _key(self, parser: _EventSource, event: Any) -> str | None:
-        if isinstance(event, ev.ScalarEvent) and self._check_anchor_tag(event):
+        if type(event) is _SCALAR and (
+            (event.anchor is None and event.tag is None) or self._check_anchor_tag(event)
+        ):
             if event.style or not event.implicit[0] or event.tag == _STR_TAG:
                 return str(event.value)
-            tag = _RESOLVER.resolve(ScalarNode, event.value, (True, False))
-            if tag == _STR_TAG:
+            if _resolve_plain(event.value)[1] is None:
                 return str(event.value)
             self._refuse(
                 event,

@@ -291,6 +291,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.conn_lock = threading.Lock()
         self.conns: set[socket.socket] = set()
         self.closing = False
+        self.accepted = 0
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -307,6 +308,7 @@ class _HTTPServer(ThreadingHTTPServer):
             if self.closing:
                 return False
             self.conns.add(conn)
+            self.accepted += 1
             return True
 
     def unregister(self, conn: socket.socket) -> None:
@@ -347,6 +349,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._srv().unregister(self.connection)
         with contextlib.suppress(OSError):
             super().finish()
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
         """No logging to stderr."""
@@ -499,6 +504,11 @@ class FakeGitLab:
         if self._httpd is None:
             raise RuntimeError("FakeGitLab is not started")
         return int(self._httpd.server_address[1])
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far (keep-alive reuses one per client session)."""
+        return self._httpd.accepted if self._httpd is not None else 0
 
     @property
     def url(self) -> str:
@@ -786,12 +796,15 @@ class FakeGitLab:
                     head = self.heads.get(branch)
                     if head is None or head not in self._trees:
                         self._new_commit(branch, dict(files), "seed", parents=[], seed=True)
+            if self.default_branch not in self.branches:
+                self._new_commit(self.default_branch, {}, "Initial commit", parents=[], seed=True)
             self.issues = list(data.get("issues", []))
             self.merge_requests = list(data.get("merge_requests", []))
             ids = [0]
             for kind, records in (("issue", self.issues), ("merge_request", self.merge_requests)):
                 for record in records:
                     self._normalize_issuable(record, kind)
+                    self._ensure_labels(record["labels"])
                     ids.append(int(record["id"]))
                     ids.extend(int(n["id"]) for n in record["notes"])
                 iids = [int(r["iid"]) for r in records] or [0]
