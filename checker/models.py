@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 Severity: TypeAlias = Literal["error", "warning"]
@@ -205,10 +205,11 @@ class DriftReport:
     orgs: tuple[OrgDrift, ...]
     zendesk_requests: int = 0
     source: str = "live"
+    #: "full" when every declared org (of the shard) was checked, "partial" for a selection
+    scope: str = "full"
     shard: str | None = None
     generated_at: str = ""
     checked_on: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
 
     def count(self, status: OrgStatus) -> int:
         return sum(1 for o in self.orgs if o.status is status)

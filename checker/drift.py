@@ -1,0 +1,311 @@
+"""The drift engine: a pure function of what a file declares and what Zendesk holds.
+
+No network, no clock (``today`` is passed in), no settings file: everything it needs arrives as
+values, so every comparison rule is tested without a server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+
+from checker.models import (
+    UNMANAGED,
+    DriftItem,
+    DriftKind,
+    DriftReport,
+    FetchFailure,
+    FetchState,
+    InfoItem,
+    LiveOrg,
+    OrgDrift,
+    OrgSpec,
+    OrgStatus,
+    Scalar,
+    Truth,
+)
+from checker.settings import Instance, Settings
+
+_SPLIT_EMAILS = re.compile(r"[\s,;]+")
+_SPACES = re.compile(r"\s+")
+
+
+def norm_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def norm_text(value: object) -> str | None:
+    """Notes and details: line endings and trailing whitespace are not drift; empty is None."""
+    if value is None:
+        return None
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+    return text or None
+
+
+def norm_id(value: object) -> int | str | None:
+    """Ids compare as numbers: Zendesk stores the AM ID as text on one instance, integer on another."""
+    if value is None or isinstance(value, bool):
+        return None if value is None else str(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else str(value)
+    text = str(value).strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    return text
+
+
+def norm_name(value: object) -> str | None:
+    if value is None:
+        return None
+    text = _SPACES.sub(" ", str(value)).strip()
+    return text or None
+
+
+def norm_salesforce(expected: str | None, actual: object) -> tuple[str | None, str | None]:
+    """A 15-character id equals the 18-character id it is the prefix of."""
+    exp = (expected or "").strip() or None
+    act = str(actual).strip() if actual not in (None, "") else None
+    if exp and act and {len(exp), len(act)} == {15, 18} and exp[:15] == act[:15]:
+        return exp, exp
+    return exp, act
+
+
+def emails_of(value: object) -> list[str]:
+    """A list field in Zendesk (multi-select or text): its emails, normalised, in order."""
+    if value is None:
+        return []
+    raw = value if isinstance(value, list) else _SPLIT_EMAILS.split(str(value))
+    out: list[str] = []
+    for v in raw:
+        e = norm_email(str(v)) if v is not None else ""
+        if e and e not in out:
+            out.append(e)
+    return out
+
+
+class _Collector:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.items: list[DriftItem] = []
+
+    def add(
+        self,
+        field: str,
+        kind: DriftKind,
+        expected: Scalar,
+        actual: Scalar,
+        truth: Truth,
+        item: str | None = None,
+    ) -> None:
+        self.items.append(DriftItem(field, kind, expected, actual, truth, item))
+
+
+def _compare_scalar(
+    c: _Collector, field: str, truth: Truth, expected: Scalar, actual: Scalar
+) -> None:
+    if expected == actual:
+        return
+    if expected is None:
+        c.add(field, DriftKind.UNEXPECTED_IN_ZENDESK, None, actual, truth)
+    elif actual is None:
+        c.add(field, DriftKind.MISSING_IN_ZENDESK, expected, None, truth)
+    else:
+        c.add(field, DriftKind.CHANGED, expected, actual, truth)
+
+
+def _missing_field_keys(spec: OrgSpec, live: LiveOrg, instance: Instance) -> list[str]:
+    """Configured field keys the org's data does not carry at all: a setup error, not drift."""
+    wanted: list[str] = []
+    if spec.salesforce_id is not UNMANAGED:
+        wanted.append(instance.field_key("salesforce_id"))
+    if spec.collaboration_project_id is not UNMANAGED:
+        wanted.append(instance.field_key("collaboration_project_id"))
+    if spec.cmp_id is not UNMANAGED:
+        wanted.append(instance.field_key("contact_management_project_id"))
+    if spec.cmp_developers is not UNMANAGED:
+        wanted.append(instance.field_key("contact_management_project_developers"))
+    return [k for k in wanted if not live.has_field(k)]
+
+
+def compare(
+    spec: OrgSpec,
+    live: LiveOrg | FetchFailure,
+    settings: Settings,
+    today: dt.date,
+) -> OrgDrift:
+    """One org's drift: its status and the differences, suppressions applied."""
+    instance = settings.instance(spec.instance)
+    base = {
+        "org_id": spec.org_id,
+        "instance": spec.instance,
+        "file": spec.path,
+        "name": spec.name,
+        "csm": spec.csm,
+        "zendesk_url": instance.agent_org_url(spec.org_id),
+        "collaboration_project_url": spec.collaboration_project_url,
+        "collaboration_project_id": (
+            spec.collaboration_project_id
+            if isinstance(spec.collaboration_project_id, int)
+            else None
+        ),
+    }
+    if isinstance(live, FetchFailure):
+        status = OrgStatus.MISSING if live.state is FetchState.MISSING else OrgStatus.UNKNOWN
+        return OrgDrift(status=status, error=live.message, **base)  # type: ignore[arg-type]
+    absent = _missing_field_keys(spec, live, instance)
+    if absent:
+        return OrgDrift(
+            status=OrgStatus.UNKNOWN,
+            error=(
+                f"Zendesk instance {spec.instance!r} has no organization field "
+                + ", ".join(repr(k) for k in absent)
+                + "; check the field keys in checker.yaml"
+            ),
+            **base,  # type: ignore[arg-type]
+        )
+    c = _Collector(settings)
+    truth = settings.truth
+    if spec.salesforce_id is not UNMANAGED:
+        exp, act = norm_salesforce(
+            spec.salesforce_id, live.field(instance.field_key("salesforce_id"))
+        )
+        _compare_scalar(c, "salesforce_id", truth("salesforce_id"), exp, act)
+    if spec.collaboration_project_id is not UNMANAGED:
+        _compare_scalar(
+            c,
+            "collaboration_project.id",
+            truth("collaboration_project"),
+            spec.collaboration_project_id,
+            norm_id(live.field(instance.field_key("collaboration_project_id"))),
+        )
+    if spec.cmp_id is not UNMANAGED:
+        _compare_scalar(
+            c,
+            "contact_management_project.id",
+            truth("contact_management_project"),
+            spec.cmp_id,
+            norm_id(live.field(instance.field_key("contact_management_project_id"))),
+        )
+    if spec.cmp_developers is not UNMANAGED:
+        expected = [norm_email(e) for e in spec.cmp_developers or ()]
+        actual = emails_of(live.field(instance.field_key("contact_management_project_developers")))
+        t = truth("contact_management_project")
+        for e in expected:
+            if e not in actual:
+                c.add("contact_management_project.developers", DriftKind.MISSING_IN_ZENDESK, e, None, t, e)
+        for e in actual:
+            if e not in expected:
+                c.add("contact_management_project.developers", DriftKind.UNEXPECTED_IN_ZENDESK, None, e, t, e)
+    if spec.support_contacts is not UNMANAGED:
+        _compare_contacts(c, spec, live)
+    for field in ("notes", "details"):
+        declared = getattr(spec, field)
+        if declared is not UNMANAGED:
+            _compare_scalar(
+                c, field, truth(field), norm_text(declared), norm_text(getattr(live, field))
+            )
+    info: list[InfoItem] = []
+    if norm_name(spec.name) != norm_name(live.name):
+        info.append(
+            InfoItem(
+                "name",
+                spec.name,
+                live.name,
+                "the org is named differently in Zendesk (information only, not drift)",
+            )
+        )
+    active, suppressed = _apply_suppressions(c.items, spec, today)
+    return OrgDrift(
+        status=OrgStatus.DRIFTED if active else OrgStatus.IN_SYNC,
+        items=tuple(active),
+        suppressed=tuple(suppressed),
+        info=tuple(info),
+        **base,  # type: ignore[arg-type]
+    )
+
+
+def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
+    declared = {norm_email(x.email): x for x in spec.support_contacts or ()}  # type: ignore[union-attr]
+    present = {norm_email(x.email): x for x in live.contacts if x.email}
+    truth = c.settings.truth
+    for email, contact in declared.items():
+        if email not in present:
+            c.add(
+                "support_contacts",
+                DriftKind.MISSING_IN_ZENDESK,
+                email,
+                None,
+                truth("support_contacts_missing_in_zendesk"),
+                email,
+            )
+            continue
+        want, have = norm_name(contact.name), norm_name(present[email].name)
+        if want is not None and want != have:
+            c.add(
+                "support_contacts",
+                DriftKind.CONTACT_NAME_DIFFERS,
+                want,
+                have,
+                truth("support_contacts_name"),
+                email,
+            )
+    if c.settings.unlisted_contacts_are_drift:
+        for email in sorted(present):
+            if email not in declared:
+                c.add(
+                    "support_contacts",
+                    DriftKind.UNEXPECTED_IN_ZENDESK,
+                    None,
+                    email,
+                    truth("support_contacts_unexpected_in_zendesk"),
+                    email,
+                )
+
+
+def _apply_suppressions(
+    items: Iterable[DriftItem], spec: OrgSpec, today: dt.date
+) -> tuple[list[DriftItem], list[DriftItem]]:
+    active: list[DriftItem] = []
+    suppressed: list[DriftItem] = []
+    rules = [s for s in spec.ignore if s.active(today)]
+    for item in items:
+        rule = next((s for s in rules if s.covers(item.field, item.item)), None)
+        if rule is None:
+            active.append(item)
+        else:
+            suppressed.append(
+                DriftItem(
+                    item.field,
+                    item.kind,
+                    item.expected,
+                    item.actual,
+                    item.truth,
+                    item.item,
+                    suppressed_by=rule.reason,
+                    suppressed_until=rule.until.isoformat(),
+                )
+            )
+    return active, suppressed
+
+
+def build_report(
+    specs: Sequence[OrgSpec],
+    live: dict[tuple[str, int], LiveOrg | FetchFailure],
+    settings: Settings,
+    today: dt.date,
+    **meta: object,
+) -> DriftReport:
+    """Compare every spec; an org without a live answer is unknown, never in sync."""
+    orgs = []
+    for spec in sorted(specs, key=lambda s: (s.instance, s.org_id)):
+        state = live.get(spec.key) or FetchFailure(
+            FetchState.UNKNOWN, "no answer from Zendesk was recorded for this org"
+        )
+        orgs.append(compare(spec, state, settings, today))
+    return DriftReport(orgs=tuple(orgs), checked_on=today.isoformat(), **meta)  # type: ignore[arg-type]
