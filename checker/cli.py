@@ -17,8 +17,24 @@ from typing import Any, TypeVar
 
 import click
 
+from checker.checking import (
+    SelectionError,
+    Shard,
+    changed_org_files,
+    check_credentials,
+    fetch_live,
+    run_drift,
+    select,
+)
+from checker.models import DriftReport, FetchFailure, OrgStatus
+from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
+from checker.report import to_json as report_to_json
+from checker.snapshot import SnapshotError
+from checker.snapshot import from_json as snapshot_from_json
+from checker.snapshot import to_json as snapshot_to_json
 from checker.validate import Validation, validate
+from checker.zendesk import CredentialsMissing
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -123,6 +139,194 @@ def _report_validation(
         click.echo(render_findings.summary(findings, result.files_checked), err=True)
     _write(junit, render_findings.junit(findings, result.paths))
     _write(codequality, render_findings.codequality(findings))
+
+
+class Progress:
+    """A progress bar on a terminal; in CI logs, one line per tenth (at least every 100 orgs)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total = total
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+        self.step = max(1, min(100, total // 10))
+        self._next = self.step
+        self._bar: Any = None
+        if self.tty and total:
+            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self._bar.__enter__()
+        self.label = label
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self.done >= self._next or self.done == self.total:
+            click.echo(f"{self.label}: {self.done}/{self.total} orgs", err=True)
+            while self._next <= self.done:
+                self._next += self.step
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def _validated(config_dir: Path) -> Validation:
+    """Validate first: invalid files end the command with exit 1 before any request."""
+    result = validate(config_dir, today=_today())
+    if not result.ok or result.settings is None:
+        click.echo(render_findings.text(result.findings), nl=False, err=True)
+        click.echo(
+            "checker: the org files or settings are invalid; nothing was checked "
+            f"({render_findings.summary(list(result.findings), result.files_checked)})",
+            err=True,
+        )
+        raise Exit(EXIT_INVALID)
+    return result
+
+
+def _fail(code: int, message: str) -> Exit:
+    click.echo(f"checker: {message}", err=True)
+    return Exit(code)
+
+
+def _drift_exit(report: DriftReport) -> int:
+    if report.count(OrgStatus.UNKNOWN):
+        return EXIT_UNKNOWN
+    if report.count(OrgStatus.DRIFTED) or report.count(OrgStatus.MISSING):
+        return EXIT_DRIFT
+    return EXIT_OK
+
+
+@cli.command("drift")
+@config_dir_option
+@click.option(
+    "--org", "org_ids", type=int, multiple=True, help="Check only this org id (repeatable)."
+)
+@click.option(
+    "--changed-since", metavar="GIT_REF", help="Check only orgs whose files changed since this ref."
+)
+@click.option("--shard", metavar="I/N", help="Check the I-th of N stable subsets (by org id).")
+@click.option(
+    "--snapshot",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Read live state from this snapshot file instead of Zendesk.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
+)
+def drift_cmd(
+    config_dir: Path,
+    org_ids: tuple[int, ...],
+    changed_since: str | None,
+    shard: str | None,
+    snapshot: Path | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Compare the org files with live Zendesk (or a snapshot) and report every difference.
+
+    Exit 0 all in sync, 3 drift or missing orgs found, 4 some org could not be checked
+    (takes precedence over 3), 1 invalid files, 2 usage error or missing credentials.
+    """
+    validation = _validated(config_dir)
+    settings = validation.settings
+    assert settings is not None
+    settings = settings.with_url_override()
+    try:
+        parsed_shard = Shard.parse(shard) if shard else None
+        changed = changed_org_files(changed_since, settings.orgs_dir) if changed_since else None
+        specs, scope = select(
+            validation.specs, org_ids=org_ids, changed=changed, shard=parsed_shard
+        )
+    except SelectionError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    live = None
+    credentials = None
+    if snapshot is not None:
+        try:
+            live = snapshot_from_json(snapshot.read_text(encoding="utf-8"))
+        except (SnapshotError, OSError, UnicodeDecodeError) as e:
+            raise _fail(EXIT_INVALID, f"{snapshot}: {e}") from None
+    else:
+        try:
+            credentials = check_credentials(specs, settings, os.environ)
+        except CredentialsMissing as e:
+            raise _fail(EXIT_USAGE, str(e)) from None
+    progress = Progress(len(specs), "checking Zendesk")
+    try:
+        report = run_drift(
+            specs,
+            settings,
+            today=_today(),
+            scope=scope,
+            shard=parsed_shard,
+            snapshot=live,
+            credentials=credentials,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    if fmt == "json":
+        text = report_to_json(report)
+    elif fmt == "markdown":
+        text = drift_markdown.render(report)
+    else:
+        text = drift_text.render(report)
+    if output is not None:
+        _write(output, text)
+        click.echo(drift_text.summary_line(report), err=True)
+    else:
+        click.echo(text, nl=False)
+    raise Exit(_drift_exit(report))
+
+
+@cli.command("snapshot")
+@config_dir_option
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--org", "org_ids", type=int, multiple=True, help="Only this org id (repeatable).")
+def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> None:
+    """Write the live Zendesk state of every declared org to a JSON snapshot.
+
+    The snapshot holds contact data (personal data): keep it out of public places.
+    Exit 0 when every org was read, 4 when some could not be.
+    """
+    validation = _validated(config_dir)
+    settings = validation.settings
+    assert settings is not None
+    settings = settings.with_url_override()
+    try:
+        specs, _ = select(validation.specs, org_ids=org_ids)
+        credentials = check_credentials(specs, settings, os.environ)
+    except SelectionError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    except CredentialsMissing as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    progress = Progress(len(specs), "reading Zendesk")
+    try:
+        state, requests = fetch_live(
+            specs, settings, credentials, share=settings.rate_limit_share, progress=progress
+        )
+    finally:
+        progress.close()
+    taken = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    _write(output, snapshot_to_json(state, taken))
+    failed = [k for k, v in state.items() if isinstance(v, FetchFailure)]
+    click.echo(
+        f"{len(state)} orgs written to {output} ({requests} Zendesk requests); "
+        f"{len(failed)} missing or unreadable",
+        err=True,
+    )
+    unknown = [
+        k for k, v in state.items() if isinstance(v, FetchFailure) and v.state.value == "unknown"
+    ]
+    raise Exit(EXIT_UNKNOWN if unknown else EXIT_OK)
 
 
 def main(argv: list[str] | None = None) -> None:

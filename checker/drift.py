@@ -45,7 +45,8 @@ def norm_text(value: object) -> str | None:
 
 
 def norm_id(value: object) -> int | str | None:
-    """Ids compare as numbers: Zendesk stores the AM ID as text on one instance, integer on another."""
+    """Ids compare as numbers: Zendesk stores the AM ID as text on one instance, a number on
+    another."""
     if value is None or isinstance(value, bool):
         return None if value is None else str(value)
     if isinstance(value, int):
@@ -198,10 +199,24 @@ def compare(
         t = truth("contact_management_project")
         for e in expected:
             if e not in actual:
-                c.add("contact_management_project.developers", DriftKind.MISSING_IN_ZENDESK, e, None, t, e)
+                c.add(
+                    "contact_management_project.developers",
+                    DriftKind.MISSING_IN_ZENDESK,
+                    e,
+                    None,
+                    t,
+                    e,
+                )
         for e in actual:
             if e not in expected:
-                c.add("contact_management_project.developers", DriftKind.UNEXPECTED_IN_ZENDESK, None, e, t, e)
+                c.add(
+                    "contact_management_project.developers",
+                    DriftKind.UNEXPECTED_IN_ZENDESK,
+                    None,
+                    e,
+                    t,
+                    e,
+                )
     if spec.support_contacts is not UNMANAGED:
         _compare_contacts(c, spec, live)
     for field in ("notes", "details"):

@@ -71,7 +71,12 @@ def to_dict(report: DriftReport) -> dict[str, Any]:
                 "items": [_item(i) for i in o.items],
                 "suppressed": [_item(i) for i in o.suppressed],
                 "info": [
-                    {"field": i.field, "expected": i.expected, "actual": i.actual, "message": i.message}
+                    {
+                        "field": i.field,
+                        "expected": i.expected,
+                        "actual": i.actual,
+                        "message": i.message,
+                    }
                     for i in o.info
                 ],
             }

@@ -328,9 +328,9 @@ class _Composer:
         self.value_pos[path] = (mark.line + 1, mark.column + 1)
         kind_of = type(event)
         if kind_of is _SCALAR:
-            if event.anchor is not None or event.tag is not None:
-                if not self._check_anchor_tag(event):
-                    return None
+            has_extras = event.anchor is not None or event.tag is not None
+            if has_extras and not self._check_anchor_tag(event):
+                return None
             if event.tag == _STR_TAG or event.style or not event.implicit[0]:
                 return event.value
             value, kind = _resolve_plain(event.value)

@@ -1,0 +1,173 @@
+"""The drift check end to end: choose orgs, read their live state, compare, report.
+
+Sits between the CLI and the modules that do the work; it prints nothing and exits nowhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker.drift import build_report
+from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
+from checker.settings import Settings, display_path
+from checker.snapshot import LiveState
+from checker.zendesk import Credentials, ZendeskReader, credentials_from_env
+
+
+class SelectionError(Exception):
+    """The orgs to check could not be chosen (a bad --shard or --changed-since)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    index: int
+    total: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            i, n = (int(p) for p in text.split("/"))
+        except ValueError:
+            raise SelectionError(f"--shard {text!r} is not I/N (e.g. 2/4)") from None
+        if not 1 <= i <= n:
+            raise SelectionError(f"--shard {text!r}: I must be between 1 and N")
+        return cls(i, n)
+
+    def holds(self, spec: OrgSpec) -> bool:
+        """Stable by org: the same org lands in the same shard on every run."""
+        return zlib.crc32(f"{spec.instance}:{spec.org_id}".encode()) % self.total + 1 == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.total}"
+
+
+def changed_org_files(ref: str, orgs_dir: Path) -> set[str]:
+    """Org files added or changed since ``ref`` (git), as display paths."""
+    cmd = [
+        "git",
+        "diff",
+        "--name-only",
+        "--diff-filter=ACMR",
+        "--relative",
+        ref,
+        "--",
+        str(orgs_dir),
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SelectionError(f"--changed-since: cannot run git: {e}") from None
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["git diff failed"])[-1]
+        raise SelectionError(f"--changed-since {ref}: {detail}")
+    return {display_path(Path(line)) for line in proc.stdout.splitlines() if line.strip()}
+
+
+def select(
+    specs: Sequence[OrgSpec],
+    *,
+    org_ids: Sequence[int] = (),
+    changed: set[str] | None = None,
+    shard: Shard | None = None,
+) -> tuple[list[OrgSpec], str]:
+    """The specs to check and the report's scope ("full" unless a selection narrowed it)."""
+    chosen = list(specs)
+    scope = "full"
+    if org_ids:
+        wanted = set(org_ids)
+        unknown = wanted - {s.org_id for s in specs}
+        if unknown:
+            raise SelectionError(
+                "--org " + ", ".join(str(i) for i in sorted(unknown)) + ": no org file declares it"
+            )
+        chosen = [s for s in chosen if s.org_id in wanted]
+        scope = "partial"
+    if changed is not None:
+        chosen = [s for s in chosen if s.path in changed]
+        scope = "partial"
+    if shard is not None:
+        chosen = [s for s in chosen if shard.holds(s)]
+    return chosen, scope
+
+
+def check_credentials(
+    specs: Sequence[OrgSpec], settings: Settings, environ: Mapping[str, str]
+) -> dict[str, Credentials]:
+    """Credentials of every instance the specs need, before any request is made."""
+    return {
+        name: credentials_from_env(settings.instance(name), settings, environ)
+        for name in sorted({s.instance for s in specs})
+    }
+
+
+def fetch_live(
+    specs: Sequence[OrgSpec],
+    settings: Settings,
+    credentials: Mapping[str, Credentials],
+    *,
+    share: float,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[LiveState, int]:
+    """Live state of every spec's org, one instance after the other; and the request count."""
+    by_instance: dict[str, list[int]] = defaultdict(list)
+    for s in specs:
+        by_instance[s.instance].append(s.org_id)
+    state: LiveState = {}
+    requests = 0
+    for name, ids in sorted(by_instance.items()):
+        with ZendeskReader(
+            settings.instance(name),
+            credentials[name],
+            share=share,
+            concurrency=settings.max_concurrency,
+            timeout=settings.request_timeout,
+        ) as reader:
+            found: Mapping[int, LiveOrg | FetchFailure] = reader.fetch(ids, progress)
+            requests += reader.requests_made
+        for org_id, value in found.items():
+            state[(name, org_id)] = value
+    return state, requests
+
+
+def run_drift(
+    specs: Sequence[OrgSpec],
+    settings: Settings,
+    *,
+    today: dt.date,
+    scope: str,
+    shard: Shard | None,
+    snapshot: LiveState | None = None,
+    credentials: Mapping[str, Credentials] | None = None,
+    progress: Callable[[int], None] | None = None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> DriftReport:
+    """Compare the specs with Zendesk (or a snapshot) and build the report."""
+    if snapshot is not None:
+        absent = FetchFailure(FetchState.UNKNOWN, "this org is not in the snapshot")
+        state: LiveState = {s.key: snapshot.get(s.key, absent) for s in specs}
+        requests = 0
+        source = "snapshot"
+    else:
+        # Shards run at the same time against the same account: each takes its part of the share.
+        share = settings.rate_limit_share / (shard.total if shard else 1)
+        state, requests = fetch_live(
+            specs, settings, credentials or {}, share=share, progress=progress
+        )
+        source = "live"
+    return build_report(
+        specs,
+        state,
+        settings,
+        today,
+        zendesk_requests=requests,
+        source=source,
+        scope=scope,
+        shard=str(shard) if shard else None,
+        generated_at=now().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    )

@@ -1,0 +1,509 @@
+"""Live Zendesk state, read through zenpy. The only module that imports zenpy.
+
+What it guarantees to the rest of the product:
+
+* Every org asked for ends as a :class:`LiveOrg`, or a :class:`FetchFailure` that says *missing*
+  (Zendesk answered 404 for that id) or *unknown* (anything else went wrong after retries).
+  A failure is never an empty org.
+* Requests are paced to the share of the account's rate limit this product may use, learned from
+  ``X-Rate-Limit`` / ``X-Rate-Limit-Remaining`` (or settings), and slowed when ``Remaining`` falls
+  (the limit is shared with the support team's own tools).
+* The retry policy is ours (urllib3's ``Retry`` mounted for both schemes): zenpy's own adapter
+  only covers https, retries only 503/413 and never backs off; it also sleeps on 429 without a
+  cap, which our adapter makes unreachable by retrying 429 itself and raising when exhausted.
+* Credentials come only from the environment and never appear in messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+from zenpy import Zenpy
+from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
+
+from checker.models import FetchFailure, FetchState, LiveContact, LiveOrg, Scalar
+from checker.settings import Instance, Settings
+
+SHOW_MANY_LIMIT = 100
+#: the lowest plan's limit (Team: 200/min), assumed until a response tells the real one
+FALLBACK_RATE_LIMIT = 200
+MAX_RETRY_AFTER = 60.0
+
+
+class ZendeskError(Exception):
+    """A Zendesk problem in our words."""
+
+
+class CredentialsMissing(ZendeskError):
+    """No usable credentials in the environment; the message names the variable."""
+
+
+class ZendeskUnavailable(ZendeskError):
+    """A request failed after retries, or the answer could not be understood."""
+
+
+class OrgNotFound(ZendeskError):
+    """Zendesk answered 404 for this org."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    email: str | None = None
+    api_token: str | None = None
+    oauth_token: str | None = None
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.api_token, self.oauth_token) if s)
+
+
+def env_prefix(instance: Instance, settings: Settings) -> str:
+    """``ZENDESK_`` for the default instance; ``ZENDESK_US_GOV_`` for instance ``us-gov``."""
+    if instance.name == settings.default_instance:
+        return "ZENDESK_"
+    return "ZENDESK_" + "".join(c if c.isalnum() else "_" for c in instance.name.upper()) + "_"
+
+
+def credentials_from_env(
+    instance: Instance, settings: Settings, environ: Mapping[str, str] | None = None
+) -> Credentials:
+    """Credentials for an instance, from the environment only; raises CredentialsMissing."""
+    env = os.environ if environ is None else environ
+    prefix = env_prefix(instance, settings)
+    oauth = env.get(prefix + "OAUTH_TOKEN", "").strip()
+    if oauth:
+        return Credentials(oauth_token=oauth)
+    token = env.get(prefix + "API_TOKEN", "").strip()
+    email = env.get(prefix + "EMAIL", "").strip()
+    if token and email:
+        return Credentials(email=email, api_token=token)
+    if token:
+        missing = prefix + "EMAIL"
+    elif email:
+        missing = prefix + "API_TOKEN"
+    else:
+        missing = f"{prefix}EMAIL and {prefix}API_TOKEN (or {prefix}OAUTH_TOKEN)"
+    raise CredentialsMissing(
+        f"Zendesk credentials for instance {instance.name!r} are missing: set {missing}"
+    )
+
+
+class Pacer:
+    """Spaces requests to an allowed rate, shared by all worker threads.
+
+    The allowed rate is ``limit × share`` per minute; it is lowered while the account's
+    ``Remaining`` is low (other tools are busy too) and paused after a 429.
+    """
+
+    def __init__(
+        self, share: float, limit: int | None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.share = share
+        self.limit = limit or FALLBACK_RATE_LIMIT
+        self._limit_known = limit is not None
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next = clock()
+        self._factor = 1.0
+        self._paused_until = 0.0
+        self.rate_limited = 0
+
+    @property
+    def interval(self) -> float:
+        return 60.0 / (self.limit * self.share * self._factor)
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            slot = max(self._next, now, self._paused_until)
+            self._next = slot + self.interval
+        delay = slot - now
+        if delay > 0:
+            time.sleep(delay)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        limit = _int_header(headers, "X-Rate-Limit") or _int_header(headers, "ratelimit-limit")
+        remaining = _int_header(headers, "X-Rate-Limit-Remaining")
+        if remaining is None:
+            remaining = _int_header(headers, "ratelimit-remaining")
+        with self._lock:
+            if limit and not self._limit_known:
+                self.limit = limit
+            if remaining is not None and self.limit:
+                left = remaining / self.limit
+                # Leave room for the support team's tools when the account runs low.
+                self._factor = 1.0 if left >= 0.2 else 0.5 if left >= 0.1 else 0.2
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self.rate_limited += 1
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self.value += n
+
+
+def _retry_class(pacer: Pacer, counter: _Counter, max_retry_after: float) -> type[Retry]:
+    """urllib3's Retry, told about each failed attempt (to count it and to pause on 429)."""
+
+    class PacedRetry(Retry):
+        def increment(  # type: ignore[override]  # same parameters, passed through
+            self, *args: Any, **kwargs: Any
+        ) -> Retry:
+            counter.add()
+            response = kwargs.get("response")
+            if response is not None and response.status == 429:
+                after = self.parse_retry_after(response.headers.get("Retry-After", "1") or "1")
+                pacer.pause(min(after, max_retry_after))
+            return super().increment(*args, **kwargs)
+
+        def get_retry_after(self, response: Any) -> float | None:
+            after = super().get_retry_after(response)
+            return None if after is None else min(after, max_retry_after)
+
+    return PacedRetry
+
+
+class _PacedSession(requests.Session):
+    def __init__(self, pacer: Pacer, counter: _Counter) -> None:
+        super().__init__()
+        self._pacer = pacer
+        self._counter = counter
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self._pacer.acquire()
+        response = super().send(request, **kwargs)
+        self._counter.add()
+        self._pacer.observe(response.headers)
+        return response
+
+
+def _zenpy_location(url: str) -> tuple[str, str, dict[str, str]]:
+    """(subdomain, domain, env overrides) for zenpy, which hard-codes https://<sub>.<domain>.
+
+    zenpy reads ZENPY_FORCE_SCHEME / ZENPY_FORCE_NETLOC on every request, which is how a
+    local Zendesk-compatible server (http, a port) is reached.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    labels = host.split(".")
+    if parts.scheme == "https" and parts.port is None and len(labels) >= 3:
+        return labels[0], ".".join(labels[1:]), {}
+    return (
+        "local",
+        "invalid",
+        {"ZENPY_FORCE_SCHEME": parts.scheme, "ZENPY_FORCE_NETLOC": parts.netloc},
+    )
+
+
+@contextlib.contextmanager
+def _zenpy_env(overrides: Mapping[str, str]) -> Iterator[None]:
+    """Sets zenpy's process-wide overrides while one instance is read (instances are read one
+    after the other, so two never need different overrides at once)."""
+    saved = {k: os.environ.get(k) for k in ("ZENPY_FORCE_SCHEME", "ZENPY_FORCE_NETLOC")}
+    for k in saved:
+        os.environ.pop(k, None)
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class ZendeskReader:
+    """Reads orgs, their users and field definitions of one Zendesk instance."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        credentials: Credentials,
+        *,
+        share: float = 0.5,
+        concurrency: int = 8,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        max_retry_after: float = MAX_RETRY_AFTER,
+    ) -> None:
+        self.instance = instance
+        self._secrets = credentials.secrets()
+        self.pacer = Pacer(share, instance.rate_limit_per_minute)
+        self._counter = _Counter()
+        self.concurrency = concurrency
+        self.timeout = timeout
+        retry = _retry_class(self.pacer, self._counter, max_retry_after)(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            backoff_factor=backoff,
+            backoff_jitter=backoff / 2,
+            backoff_max=30,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            respect_retry_after_header=True,
+            raise_on_status=True,
+        )
+        self.session = _PacedSession(self.pacer, self._counter)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=concurrency + 2)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._subdomain, self._domain, self._env = _zenpy_location(instance.url)
+        self._credentials = credentials
+        self._local = threading.local()
+        self._env_scope = contextlib.ExitStack()
+        if self._env:
+            self._env_scope.enter_context(_zenpy_env(self._env))
+
+    @property
+    def requests_made(self) -> int:
+        return self._counter.value
+
+    def close(self) -> None:
+        self.session.close()
+        self._env_scope.close()
+
+    def __enter__(self) -> ZendeskReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            c = self._credentials
+            client = Zenpy(
+                subdomain=self._subdomain,
+                domain=self._domain,
+                email=c.email,
+                token=c.api_token,
+                oauth_token=c.oauth_token,
+                session=self.session,
+                timeout=self.timeout,
+                disable_cache=True,
+            )
+            self._local.client = client
+        return client
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _fail(self, what: str, exc: BaseException) -> ZendeskError:
+        """Translate a vendor or transport error into ours, without secrets."""
+        if isinstance(exc, RecordNotFoundException):
+            return OrgNotFound(f"{what}: not found (404)")
+        if isinstance(exc, requests.exceptions.RetryError):
+            reason = "retries exhausted"
+            inner = exc.args[0] if exc.args else None
+            last = getattr(getattr(inner, "reason", None), "args", ())
+            if "429" in str(inner) or any("429" in str(a) for a in last):
+                reason = "rate limited (429) after retries"
+            elif inner is not None:
+                codes = [c for c in ("500", "502", "503", "504") if c in str(inner)]
+                if codes:
+                    reason = f"HTTP {codes[0]} after retries"
+            return ZendeskUnavailable(f"{what}: {reason}")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return ZendeskUnavailable(f"{what}: timed out after {self.timeout:g} s (with retries)")
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return ZendeskUnavailable(f"{what}: connection failed (with retries)")
+        if isinstance(exc, APIException):
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if status == 401:
+                return ZendeskUnavailable(f"{what}: Zendesk refused the credentials (401)")
+            if status == 404:
+                return OrgNotFound(f"{what}: not found (404)")
+            return ZendeskUnavailable(f"{what}: Zendesk answered HTTP {status or '?'}")
+        if isinstance(exc, requests.exceptions.HTTPError):
+            status = getattr(exc.response, "status_code", "?")
+            return ZendeskUnavailable(f"{what}: Zendesk answered HTTP {status} (not JSON)")
+        if isinstance(exc, ValueError):
+            return ZendeskUnavailable(f"{what}: the answer was not valid JSON")
+        if isinstance(exc, ZenpyException):
+            return ZendeskUnavailable(f"{what}: {self._scrub(str(exc))[:200]}")
+        return ZendeskUnavailable(f"{what}: {type(exc).__name__}: {self._scrub(str(exc))[:200]}")
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            result = fn()
+        except ZendeskError:
+            raise
+        except Exception as e:  # vendor errors arrive as many types; all become ours
+            raise self._fail(what, e) from None
+        if isinstance(result, requests.Response):
+            # zenpy hands back the raw response when it cannot parse it.
+            raise ZendeskUnavailable(f"{what}: the answer was not valid JSON")
+        return result
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def field_keys(self) -> set[str]:
+        """Keys of the instance's organization fields (one request; cache it per run)."""
+
+        def run() -> set[str]:
+            return {f.key for f in self._client().organization_fields()}
+
+        keys: set[str] = self._call("organization fields", run)
+        return keys
+
+    def _show_many(self, ids: Sequence[int]) -> dict[int, Any]:
+        def run() -> dict[int, Any]:
+            return {int(o.id): o for o in self._client().organizations(ids=list(ids))}
+
+        found: dict[int, Any] = self._call(f"organizations {ids[0]}…{ids[-1]}", run)
+        return found
+
+    def _show(self, org_id: int) -> Any:
+        return self._call(f"org {org_id}", lambda: self._client().organizations(id=org_id))
+
+    def _users(self, org_id: int) -> tuple[LiveContact, ...]:
+        def run() -> tuple[LiveContact, ...]:
+            users = self._client().organizations.users(org_id)
+            if isinstance(users, requests.Response):
+                return users  # type: ignore[return-value]  # rejected by _call
+            return tuple(LiveContact(email=u.email or "", name=u.name, user_id=u.id) for u in users)
+
+        contacts: tuple[LiveContact, ...] = self._call(f"users of org {org_id}", run)
+        return contacts
+
+    def _live(self, org: Any, contacts: tuple[LiveContact, ...]) -> LiveOrg:
+        fields = getattr(org, "organization_fields", None) or {}
+        if not isinstance(fields, dict):
+            raise ZendeskUnavailable(f"org {org.id}: organization_fields is not an object")
+        return LiveOrg(
+            instance=self.instance.name,
+            org_id=int(org.id),
+            name=str(org.name or ""),
+            notes=org.notes,
+            details=org.details,
+            fields=tuple(sorted((str(k), _scalar(v)) for k, v in fields.items())),
+            contacts=contacts,
+        )
+
+    def fetch(
+        self, org_ids: Iterable[int], progress: Callable[[int], None] | None = None
+    ) -> dict[int, LiveOrg | FetchFailure]:
+        """Live state of every org id: show_many in batches of 100, then each org's users.
+
+        Work runs on a bounded pool; the pacer keeps the whole of it within the allowed rate.
+        """
+        ids = sorted(set(org_ids))
+        out: dict[int, LiveOrg | FetchFailure] = {}
+        done = progress or (lambda n: None)
+        batches = [ids[i : i + SHOW_MANY_LIMIT] for i in range(0, len(ids), SHOW_MANY_LIMIT)]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            pending: dict[Future[Any], tuple[str, Any]] = {}
+            for batch in batches:
+                pending[pool.submit(self._show_many, batch)] = ("batch", batch)
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    kind, arg = pending.pop(fut)
+                    try:
+                        value = fut.result()
+                    except OrgNotFound as e:
+                        if kind == "batch":
+                            for org_id in arg:
+                                out[org_id] = FetchFailure(FetchState.UNKNOWN, str(e))
+                            done(len(arg))
+                        else:
+                            org_id = arg if kind == "show" else arg[0]
+                            out[org_id] = FetchFailure(FetchState.MISSING, str(e))
+                            done(1)
+                        continue
+                    except ZendeskError as e:
+                        failed = arg if kind == "batch" else [arg[0] if kind == "users" else arg]
+                        for org_id in failed:
+                            out[org_id] = FetchFailure(FetchState.UNKNOWN, str(e))
+                        done(len(failed))
+                        continue
+                    if kind == "batch":
+                        for org_id in arg:
+                            if org_id in value:
+                                task = pool.submit(self._users, org_id)
+                                pending[task] = ("users", (org_id, value[org_id]))
+                            else:
+                                # Absent from show_many: confirm with a direct read before
+                                # calling it missing (a wrong report is worse than none).
+                                pending[pool.submit(self._show, org_id)] = ("show", org_id)
+                    elif kind == "show":
+                        task = pool.submit(self._users, arg)
+                        pending[task] = ("users", (arg, value))
+                    else:
+                        org_id, org = arg
+                        try:
+                            out[org_id] = self._live(org, value)
+                        except ZendeskError as e:
+                            out[org_id] = FetchFailure(FetchState.UNKNOWN, str(e))
+                        done(1)
+        return out
+
+    def list_org_ids(self, *, query: str | None = None, with_field: str | None = None) -> list[int]:
+        """Org ids by a Zendesk search query, or every org whose field ``with_field`` is set.
+
+        Search stops at 1,000 results (Zendesk's cap); listing all orgs has no such cap.
+        """
+
+        def run() -> list[int]:
+            client = self._client()
+            if query is not None:
+                results = client.search(query, type="organization")
+                return [int(o.id) for o in results]
+            found = []
+            for org in client.organizations():
+                fields = getattr(org, "organization_fields", None) or {}
+                value = fields.get(with_field) if with_field else True
+                if value not in (None, "", [], False):
+                    found.append(int(org.id))
+            return found
+
+        ids: list[int] = self._call("organization listing", run)
+        return ids
+
+    def fetch_one(self, org_id: int) -> LiveOrg | FetchFailure:
+        return self.fetch([org_id])[org_id]
+
+
+def _scalar(value: Any) -> Scalar | list[Scalar]:
+    if isinstance(value, list):
+        return [
+            v if isinstance(v, str | int | float | bool) or v is None else str(v) for v in value
+        ]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
