@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from checker import importer
 from checker.checking import (
     SelectionError,
     Shard,
@@ -27,14 +28,16 @@ from checker.checking import (
     select,
 )
 from checker.models import DriftReport, FetchFailure, OrgStatus
+from checker.orgfile import check_org_file
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
 from checker.report import to_json as report_to_json
+from checker.settings import display_path
 from checker.snapshot import SnapshotError
 from checker.snapshot import from_json as snapshot_from_json
 from checker.snapshot import to_json as snapshot_to_json
 from checker.validate import Validation, validate
-from checker.zendesk import CredentialsMissing
+from checker.zendesk import CredentialsMissing, ZendeskError, ZendeskReader, credentials_from_env
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -327,6 +330,106 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
         k for k, v in state.items() if isinstance(v, FetchFailure) and v.state.value == "unknown"
     ]
     raise Exit(EXIT_UNKNOWN if unknown else EXIT_OK)
+
+
+@cli.command("import")
+@config_dir_option
+@click.option("--org", "org_ids", type=int, multiple=True, help="Import this org id (repeatable).")
+@click.option("--search", "query", help="Import the orgs a Zendesk search finds (at most 1,000).")
+@click.option(
+    "--with-collaboration-project",
+    is_flag=True,
+    help="Import every org whose collaboration project id (AM ID) is set.",
+)
+@click.option("--instance", help="Zendesk instance (default: the default instance).")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def import_cmd(
+    config_dir: Path,
+    org_ids: tuple[int, ...],
+    query: str | None,
+    with_collaboration_project: bool,
+    instance: str | None,
+    force: bool,
+) -> None:
+    """Write org files from live Zendesk data for customers not yet in the repository.
+
+    Orgs already declared are skipped; an existing file is never overwritten without --force.
+    Exit 0 when every file was written, 1 when a written file needs fixing by hand,
+    4 when some org could not be read.
+    """
+    validation = _validated(config_dir)
+    settings = validation.settings
+    assert settings is not None
+    settings = settings.with_url_override()
+    if sum(bool(x) for x in (org_ids, query, with_collaboration_project)) != 1:
+        raise click.UsageError("give exactly one of --org, --search, --with-collaboration-project")
+    name = instance or settings.default_instance
+    if name not in settings.instances:
+        raise click.UsageError(f"--instance {name!r} is not configured in checker.yaml")
+    inst = settings.instance(name)
+    try:
+        creds = credentials_from_env(inst, settings, os.environ)
+    except CredentialsMissing as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    declared = {s.org_id: s.path for s in validation.specs if s.instance == name}
+    with ZendeskReader(
+        inst,
+        creds,
+        share=settings.rate_limit_share,
+        concurrency=settings.max_concurrency,
+        timeout=settings.request_timeout,
+    ) as reader:
+        ids = list(org_ids)
+        if not ids:
+            try:
+                ids = reader.list_org_ids(
+                    query=query,
+                    with_field=inst.field_key("collaboration_project_id")
+                    if with_collaboration_project
+                    else None,
+                )
+            except ZendeskError as e:
+                raise _fail(EXIT_UNKNOWN, str(e)) from None
+            if query is not None and len(ids) >= 1000:
+                click.echo(
+                    "checker: warning: Zendesk search stops at 1,000 results; narrow the query",
+                    err=True,
+                )
+        todo = [i for i in ids if i not in declared]
+        for org_id in sorted(set(ids) - set(todo)):
+            click.echo(f"org {org_id}: already declared in {declared[org_id]}; skipped", err=True)
+        live = reader.fetch(todo)
+    code = EXIT_OK
+    for org_id in sorted(live):
+        value = live[org_id]
+        if isinstance(value, FetchFailure):
+            click.echo(f"org {org_id}: not imported: {value.message}", err=True)
+            code = EXIT_UNKNOWN
+            continue
+        path = importer.target_path(value, settings.orgs_dir)
+        if path.exists() and not force:
+            path = path.with_name(f"{path.stem}-{org_id}.yaml")
+        if path.exists() and not force:
+            click.echo(f"org {org_id}: {path} exists; not overwritten (use --force)", err=True)
+            code = max(code, EXIT_INVALID)
+            continue
+        text = importer.render(importer.org_document(value, settings))
+        _write(path, text)
+        problems = [
+            f
+            for f in check_org_file(path, display_path(path), settings, _today()).findings
+            if f.severity == "error"
+        ]
+        for f in problems:
+            click.echo(render_findings.line(f), err=True)
+        click.echo(
+            f"org {org_id}: wrote {display_path(path)}"
+            + (" (fix the problems above)" if problems else ""),
+            err=True,
+        )
+        if problems:
+            code = EXIT_INVALID if code == EXIT_OK else code
+    raise Exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

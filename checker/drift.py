@@ -56,7 +56,7 @@ def norm_id(value: object) -> int | str | None:
     text = str(value).strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     return text
 
@@ -71,7 +71,7 @@ def norm_name(value: object) -> str | None:
 def norm_salesforce(expected: str | None, actual: object) -> tuple[str | None, str | None]:
     """A 15-character id equals the 18-character id it is the prefix of."""
     exp = (expected or "").strip() or None
-    act = str(actual).strip() if actual not in (None, "") else None
+    act = str(actual).strip() or None if actual is not None else None
     if exp and act and {len(exp), len(act)} == {15, 18} and exp[:15] == act[:15]:
         return exp, exp
     return exp, act

@@ -47,11 +47,6 @@ class Instance:
     def agent_org_url(self, org_id: int) -> str:
         return f"{self.url.rstrip('/')}/agent/organizations/{org_id}/tickets"
 
-    @property
-    def env_prefix(self) -> str:
-        """``ZENDESK_`` for the default instance, ``ZENDESK_<NAME>_`` for the others."""
-        return "ZENDESK_" + "".join(c if c.isalnum() else "_" for c in self.name.upper()) + "_"
-
 
 @dataclass(frozen=True, slots=True)
 class GitLabSettings:
@@ -86,17 +81,23 @@ class Settings:
     def instance(self, name: str | None) -> Instance:
         return self.instances[name or self.default_instance]
 
+    def env_prefix(self, instance: str) -> str:
+        """``ZENDESK_`` for the default instance; ``ZENDESK_US_GOV_`` for instance ``us-gov``."""
+        if instance == self.default_instance:
+            return "ZENDESK_"
+        return "ZENDESK_" + "".join(c if c.isalnum() else "_" for c in instance.upper()) + "_"
+
     def with_url_override(self, environ: Mapping[str, str] | None = None) -> Settings:
-        """``ZENDESK_URL`` replaces the default instance's URL (any scheme, host and port)."""
+        """``ZENDESK_URL`` replaces the default instance's URL (any scheme, host and port);
+        ``ZENDESK_<INSTANCE>_URL`` another instance's."""
         env = os.environ if environ is None else environ
-        url = env.get("ZENDESK_URL", "").strip()
-        if not url:
-            return self
         instances = dict(self.instances)
-        default = instances[self.default_instance]
-        instances[self.default_instance] = Instance(
-            default.name, url.rstrip("/"), default.fields, default.rate_limit_per_minute
-        )
+        for name, inst in self.instances.items():
+            url = env.get(self.env_prefix(name) + "URL", "").strip()
+            if url:
+                instances[name] = Instance(
+                    inst.name, url.rstrip("/"), inst.fields, inst.rate_limit_per_minute
+                )
         return _replace(self, instances=instances)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 from zenpy import Zenpy
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
@@ -39,6 +41,7 @@ SHOW_MANY_LIMIT = 100
 #: the lowest plan's limit (Team: 200/min), assumed until a response tells the real one
 FALLBACK_RATE_LIMIT = 200
 MAX_RETRY_AFTER = 60.0
+_TOO_MANY = re.compile(r"too many (\d{3}) error responses")
 
 
 class ZendeskError(Exception):
@@ -67,19 +70,12 @@ class Credentials:
         return tuple(s for s in (self.api_token, self.oauth_token) if s)
 
 
-def env_prefix(instance: Instance, settings: Settings) -> str:
-    """``ZENDESK_`` for the default instance; ``ZENDESK_US_GOV_`` for instance ``us-gov``."""
-    if instance.name == settings.default_instance:
-        return "ZENDESK_"
-    return "ZENDESK_" + "".join(c if c.isalnum() else "_" for c in instance.name.upper()) + "_"
-
-
 def credentials_from_env(
     instance: Instance, settings: Settings, environ: Mapping[str, str] | None = None
 ) -> Credentials:
     """Credentials for an instance, from the environment only; raises CredentialsMissing."""
     env = os.environ if environ is None else environ
-    prefix = env_prefix(instance, settings)
+    prefix = settings.env_prefix(instance.name)
     oauth = env.get(prefix + "OAUTH_TOKEN", "").strip()
     if oauth:
         return Credentials(oauth_token=oauth)
@@ -328,19 +324,21 @@ class ZendeskReader:
         if isinstance(exc, RecordNotFoundException):
             return OrgNotFound(f"{what}: not found (404)")
         if isinstance(exc, requests.exceptions.RetryError):
-            reason = "retries exhausted"
-            inner = exc.args[0] if exc.args else None
-            last = getattr(getattr(inner, "reason", None), "args", ())
-            if "429" in str(inner) or any("429" in str(a) for a in last):
-                reason = "rate limited (429) after retries"
-            elif inner is not None:
-                codes = [c for c in ("500", "502", "503", "504") if c in str(inner)]
-                if codes:
-                    reason = f"HTTP {codes[0]} after retries"
-            return ZendeskUnavailable(f"{what}: {reason}")
+            # urllib3 says "too many 503 error responses" when the status retries ran out.
+            m = _TOO_MANY.search(str(exc))
+            if m and m.group(1) == "429":
+                return ZendeskUnavailable(f"{what}: rate limited (429) after retries")
+            if m:
+                return ZendeskUnavailable(f"{what}: HTTP {m.group(1)} after retries")
+            return ZendeskUnavailable(f"{what}: retries exhausted")
         if isinstance(exc, requests.exceptions.Timeout):
             return ZendeskUnavailable(f"{what}: timed out after {self.timeout:g} s (with retries)")
         if isinstance(exc, requests.exceptions.ConnectionError):
+            reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+            if isinstance(reason, ReadTimeoutError):
+                return ZendeskUnavailable(
+                    f"{what}: timed out after {self.timeout:g} s (with retries)"
+                )
             return ZendeskUnavailable(f"{what}: connection failed (with retries)")
         if isinstance(exc, APIException):
             status = getattr(getattr(exc, "response", None), "status_code", None)

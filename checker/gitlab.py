@@ -1,0 +1,555 @@
+"""GitLab, in our words: the only module that imports python-gitlab.
+
+It reads and writes issues, notes, merge requests, branches and commits of one project (and, for
+support-ops requests, of a second one), hands back frozen dataclasses, and turns every vendor
+error into one of ours (:class:`GitLabError` and its kinds). It holds no policy: what to create,
+update or close is decided in :mod:`checker.plan` and carried out by :mod:`checker.reconcile`.
+
+Secrets: the access token lives only inside the python-gitlab client. Every message this module
+formats passes through :meth:`GitLabProject.scrub`, so the token cannot leak into output, logs,
+reports or exception text even if the server or a library echoes it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import gitlab
+import gitlab.exceptions as gle
+import requests
+
+__all__ = [
+    "FileChange",
+    "GitLabAuthError",
+    "GitLabConfig",
+    "GitLabConfigError",
+    "GitLabError",
+    "GitLabNotFound",
+    "GitLabPort",
+    "GitLabProject",
+    "GitLabRejected",
+    "GitLabUnavailable",
+    "NewIssue",
+    "NewMergeRequest",
+    "ProjectInfo",
+    "TrackedIssue",
+    "TrackedMergeRequest",
+    "connect",
+]
+
+#: Retries of idempotent requests after 5xx or dropped connections (python-gitlab's default of
+#: 10 retries backs off for ~100 s per call; a run touching many orgs should fail sooner).
+MAX_RETRIES = 5
+#: Items per page of every listing (GitLab's maximum), so a run makes as few reads as it can.
+PER_PAGE = 100
+
+IssueState = Literal["opened", "closed"]
+Noteable = Literal["issue", "merge_request"]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class GitLabError(Exception):
+    """Anything that went wrong talking to GitLab; the message is safe to show (no token)."""
+
+
+class GitLabConfigError(GitLabError):
+    """GitLab access is not configured: a variable is missing or wrong (names the variable)."""
+
+
+class GitLabAuthError(GitLabError):
+    """The token was refused (401) or lacks the permission (403)."""
+
+
+class GitLabNotFound(GitLabError):
+    """The project, issue, merge request or branch does not exist (404)."""
+
+
+class GitLabRejected(GitLabError):
+    """GitLab refused the request as invalid (400, 409, 422 …): retrying will not help."""
+
+
+class GitLabUnavailable(GitLabError):
+    """No usable answer: connection failed or dropped, timeout, or 5xx after retries.
+
+    For a write, the server may or may not have carried it out (``uncertain``).
+    """
+
+    def __init__(self, message: str, *, uncertain: bool = False) -> None:
+        super().__init__(message)
+        self.uncertain = uncertain
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectInfo:
+    id: int
+    path: str
+    web_url: str
+    default_branch: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedIssue:
+    """An issue as the checker sees it; ``description`` is never None ("" when empty)."""
+
+    iid: int
+    title: str
+    description: str
+    state: str
+    web_url: str
+    labels: tuple[str, ...] = ()
+    confidential: bool = False
+    #: the project the issue lives in (path), for references across projects
+    project: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "opened"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedMergeRequest:
+    iid: int
+    title: str
+    description: str
+    state: str
+    source_branch: str
+    target_branch: str
+    web_url: str
+    labels: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "opened"
+
+
+@dataclass(frozen=True, slots=True)
+class NewIssue:
+    title: str
+    description: str
+    labels: tuple[str, ...]
+    confidential: bool
+    assignee_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NewMergeRequest:
+    source_branch: str
+    target_branch: str
+    title: str
+    description: str
+    labels: tuple[str, ...]
+    assignee_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One file of a commit: ``update`` an existing file to ``content``."""
+
+    path: str
+    content: str
+    action: Literal["create", "update", "delete"] = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class GitLabConfig:
+    """Where GitLab is: from the environment (see :meth:`from_env`)."""
+
+    url: str
+    project: str
+    #: kept out of repr so that printing the config never shows it
+    token: str = ""
+
+    def __repr__(self) -> str:
+        return f"GitLabConfig(url={self.url!r}, project={self.project!r}, token=***)"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GitLabConfig:
+        """``GITLAB_URL`` (or ``CI_SERVER_URL``), ``GITLAB_TOKEN``, ``GITLAB_PROJECT`` (or
+        ``CI_PROJECT_ID``). Raises :class:`GitLabConfigError` naming what is missing."""
+
+        def get(name: str) -> str:
+            return environ.get(name, "").strip()
+
+        url = get("GITLAB_URL") or get("CI_SERVER_URL")
+        if not url:
+            raise GitLabConfigError(
+                "GITLAB_URL is not set (nor CI_SERVER_URL): set it to the GitLab base URL, "
+                "e.g. https://gitlab.example.com"
+            )
+        if not url.startswith(("http://", "https://")):
+            raise GitLabConfigError(f"GITLAB_URL must start with http:// or https://, not {url!r}")
+        token = get("GITLAB_TOKEN")
+        if not token:
+            if get("CI_JOB_TOKEN"):
+                raise GitLabConfigError(
+                    "GITLAB_TOKEN is not set, and CI_JOB_TOKEN cannot be used: a CI job token "
+                    "cannot create issues, merge requests or commits. Set GITLAB_TOKEN to a "
+                    "project, group or service-account access token with the api scope "
+                    "(a masked CI/CD variable)"
+                )
+            raise GitLabConfigError(
+                "GITLAB_TOKEN is not set: use a project, group or service-account access token "
+                "with the api scope"
+            )
+        project = get("GITLAB_PROJECT") or get("CI_PROJECT_ID")
+        if not project:
+            raise GitLabConfigError(
+                "GITLAB_PROJECT is not set (nor CI_PROJECT_ID): the id or path "
+                "(group/project) of the project that holds the org files"
+            )
+        return cls(url=url.rstrip("/"), project=project, token=token)
+
+
+# --------------------------------------------------------------------------- the port
+
+
+class GitLabPort(Protocol):
+    """What the reconciler needs from a GitLab project (see :class:`GitLabProject`)."""
+
+    def info(self) -> ProjectInfo: ...
+
+    def for_project(self, ref: str) -> GitLabPort: ...
+
+    def scrub(self, text: str) -> str: ...
+
+    def open_issues(self, label: str) -> list[TrackedIssue]: ...
+
+    def search_issues(
+        self, text: str, *, label: str, state: IssueState, limit: int = 20
+    ) -> list[TrackedIssue]: ...
+
+    def open_merge_requests(self, label: str) -> list[TrackedMergeRequest]: ...
+
+    def merge_requests_for_branch(self, branch: str) -> list[TrackedMergeRequest]: ...
+
+    def user_id(self, username: str) -> int | None: ...
+
+    def create_issue(self, new: NewIssue) -> TrackedIssue: ...
+
+    def update_issue(
+        self, iid: int, *, description: str | None = None, state_event: str | None = None
+    ) -> None: ...
+
+    def recent_notes(self, on: Noteable, iid: int, limit: int = 20) -> list[str]: ...
+
+    def add_note(self, on: Noteable, iid: int, body: str) -> None: ...
+
+    def commit(
+        self,
+        *,
+        branch: str,
+        start_branch: str,
+        message: str,
+        changes: Sequence[FileChange],
+    ) -> str: ...
+
+    def create_merge_request(self, new: NewMergeRequest) -> TrackedMergeRequest: ...
+
+    def update_merge_request(
+        self, iid: int, *, description: str | None = None, state_event: str | None = None
+    ) -> None: ...
+
+    def delete_branch(self, branch: str) -> None: ...
+
+
+def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:
+    """A client for ``config.project``; no request is made until the first call."""
+    client = gitlab.Gitlab(
+        config.url,
+        private_token=config.token,
+        timeout=timeout,
+        retry_transient_errors=True,
+        # GitLab behind a proxy may name another host in its Link headers: keep ours.
+        keep_base_url=True,
+    )
+    return GitLabProject(client, config.project, secret=config.token)
+
+
+class GitLabProject:
+    """One GitLab project through python-gitlab. Implements :class:`GitLabPort`."""
+
+    def __init__(self, client: gitlab.Gitlab, project: str, *, secret: str = "") -> None:
+        self._client = client
+        self._ref = project
+        self._secret = secret
+        self._project = client.projects.get(project, lazy=True)
+        self._info: ProjectInfo | None = None
+        self._users: dict[str, int | None] = {}
+
+    def __repr__(self) -> str:
+        return f"GitLabProject({self._ref!r})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the token replaced by ``[MASKED]``."""
+        if self._secret and len(self._secret) >= 4:
+            return text.replace(self._secret, "[MASKED]")
+        return text
+
+    @contextlib.contextmanager
+    def _errors(self, what: str, *, write: bool = False) -> Iterator[None]:
+        """Translate python-gitlab and requests errors into ours, the token scrubbed."""
+        try:
+            yield
+        except gle.GitlabAuthenticationError as e:
+            raise GitLabAuthError(
+                self.scrub(f"{what}: GitLab refused the token (401); check GITLAB_TOKEN")
+            ) from e
+        except gle.GitlabError as e:
+            code = e.response_code
+            detail = self.scrub(f"{what}: GitLab answered {code}: {e.error_message}")
+            if code == 403:
+                raise GitLabAuthError(
+                    detail + " (the token needs the api scope and at least the Reporter role "
+                    "for issues, Developer for branches and merge requests)"
+                ) from e
+            if code == 404:
+                raise GitLabNotFound(detail) from e
+            if code is None or code >= 500 or code == 429:
+                raise GitLabUnavailable(detail, uncertain=write) from e
+            raise GitLabRejected(detail) from e
+        except requests.RequestException as e:
+            raise GitLabUnavailable(
+                self.scrub(f"{what}: no answer from GitLab ({type(e).__name__})"),
+                uncertain=write,
+            ) from e
+
+    def _issue(self, raw: Any) -> TrackedIssue:
+        references = getattr(raw, "references", None) or {}
+        full = str(references.get("full", "")) if isinstance(references, dict) else ""
+        return TrackedIssue(
+            iid=int(raw.iid),
+            title=str(raw.title),
+            description=str(raw.description or ""),
+            state=str(raw.state),
+            web_url=str(raw.web_url),
+            labels=tuple(str(x) for x in (raw.labels or ())),
+            confidential=bool(getattr(raw, "confidential", False)),
+            project=full.rsplit("#", 1)[0] if "#" in full else self._ref,
+        )
+
+    @staticmethod
+    def _mr(raw: Any) -> TrackedMergeRequest:
+        return TrackedMergeRequest(
+            iid=int(raw.iid),
+            title=str(raw.title),
+            description=str(raw.description or ""),
+            state=str(raw.state),
+            source_branch=str(raw.source_branch),
+            target_branch=str(raw.target_branch),
+            web_url=str(raw.web_url),
+            labels=tuple(str(x) for x in (raw.labels or ())),
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def info(self) -> ProjectInfo:
+        """The project's id, path, web URL and default branch (fetched once)."""
+        if self._info is None:
+            with self._errors(f"reading project {self._ref}"):
+                raw = self._client.projects.get(self._ref, max_retries=MAX_RETRIES)
+            self._info = ProjectInfo(
+                id=int(raw.id),
+                path=str(raw.path_with_namespace),
+                web_url=str(raw.web_url),
+                default_branch=str(raw.default_branch or "main"),
+            )
+        return self._info
+
+    def for_project(self, ref: str) -> GitLabProject:
+        """The same connection, another project (the support-ops project)."""
+        return GitLabProject(self._client, ref, secret=self._secret)
+
+    def open_issues(self, label: str) -> list[TrackedIssue]:
+        """Every open issue carrying ``label``: one paginated listing, 100 per page."""
+        with self._errors(f"listing open issues labelled {label!r}"):
+            return [
+                self._issue(raw)
+                for raw in self._project.issues.list(
+                    labels=[label],
+                    state="opened",
+                    per_page=PER_PAGE,
+                    iterator=True,
+                    max_retries=MAX_RETRIES,
+                )
+            ]
+
+    def search_issues(
+        self, text: str, *, label: str, state: IssueState, limit: int = 20
+    ) -> list[TrackedIssue]:
+        """Issues with ``label`` in ``state`` whose title or description contains ``text``,
+        newest first, at most ``limit`` (one request). Callers confirm matches themselves:
+        GitLab's search is a coarse filter."""
+        with self._errors(f"searching issues for {text!r}"):
+            found = self._project.issues.list(
+                labels=[label],
+                state=state,
+                search=text,
+                order_by="created_at",
+                sort="desc",
+                per_page=min(limit, PER_PAGE),
+                get_all=False,
+                max_retries=MAX_RETRIES,
+            )
+            return [self._issue(raw) for raw in found][:limit]
+
+    def open_merge_requests(self, label: str) -> list[TrackedMergeRequest]:
+        """Every open merge request carrying ``label``: one paginated listing."""
+        with self._errors(f"listing open merge requests labelled {label!r}"):
+            return [
+                self._mr(raw)
+                for raw in self._project.mergerequests.list(
+                    labels=[label],
+                    state="opened",
+                    per_page=PER_PAGE,
+                    iterator=True,
+                    max_retries=MAX_RETRIES,
+                )
+            ]
+
+    def merge_requests_for_branch(self, branch: str) -> list[TrackedMergeRequest]:
+        """Open merge requests from ``branch`` (one request)."""
+        with self._errors(f"looking up merge requests from {branch}"):
+            found = self._project.mergerequests.list(
+                source_branch=branch,
+                state="opened",
+                per_page=PER_PAGE,
+                get_all=False,
+                max_retries=MAX_RETRIES,
+            )
+            return [self._mr(raw) for raw in found]
+
+    def user_id(self, username: str) -> int | None:
+        """The id of the user called ``username``, None when there is none (cached)."""
+        if username not in self._users:
+            with self._errors(f"looking up user {username!r}"):
+                found = self._client.users.list(
+                    username=username, per_page=PER_PAGE, get_all=False, max_retries=MAX_RETRIES
+                )
+            exact = [u for u in found if str(u.username).lower() == username.lower()]
+            self._users[username] = int(exact[0].id) if exact else None
+        return self._users[username]
+
+    def recent_notes(self, on: Noteable, iid: int, limit: int = 20) -> list[str]:
+        """Bodies of the newest ``limit`` notes of an issue or merge request (one request)."""
+        with self._errors(f"reading notes of {_ref(on, iid)}"):
+            parent = self._parent(on, iid)
+            notes = parent.notes.list(
+                order_by="created_at",
+                sort="desc",
+                per_page=min(limit, PER_PAGE),
+                get_all=False,
+                max_retries=MAX_RETRIES,
+            )
+            return [str(n.body) for n in notes]
+
+    def _parent(self, on: Noteable, iid: int) -> Any:
+        manager = self._project.issues if on == "issue" else self._project.mergerequests
+        return manager.get(iid, lazy=True)
+
+    # ------------------------------------------------------------------ writes
+    #
+    # Creates are sent once, without python-gitlab's transient retries: a POST that the server
+    # carried out before the answer was lost would be repeated and duplicate the issue, note or
+    # merge request. The caller looks up what exists after an uncertain failure and only then
+    # tries again. Updates, closes, commits with ``force`` and branch deletions are idempotent
+    # and keep the retries.
+
+    def create_issue(self, new: NewIssue) -> TrackedIssue:
+        data: dict[str, Any] = {
+            "title": new.title,
+            "description": new.description,
+            "labels": list(new.labels),
+            "confidential": new.confidential,
+        }
+        if new.assignee_ids:
+            data["assignee_ids"] = list(new.assignee_ids)
+        with self._errors(f"creating issue {new.title!r}", write=True):
+            raw = self._project.issues.create(data, retry_transient_errors=False)
+        return self._issue(raw)
+
+    def update_issue(
+        self, iid: int, *, description: str | None = None, state_event: str | None = None
+    ) -> None:
+        data: dict[str, Any] = {}
+        if description is not None:
+            data["description"] = description
+        if state_event is not None:
+            data["state_event"] = state_event
+        if not data:
+            return
+        with self._errors(f"updating {_ref('issue', iid)}", write=True):
+            self._project.issues.update(iid, data, max_retries=MAX_RETRIES)
+
+    def add_note(self, on: Noteable, iid: int, body: str) -> None:
+        with self._errors(f"commenting on {_ref(on, iid)}", write=True):
+            self._parent(on, iid).notes.create({"body": body}, retry_transient_errors=False)
+
+    def commit(
+        self,
+        *,
+        branch: str,
+        start_branch: str,
+        message: str,
+        changes: Sequence[FileChange],
+    ) -> str:
+        """One commit on ``branch``, (re)created from ``start_branch``: the branch then holds
+        ``start_branch`` plus these changes, whatever it held before. Returns the commit id."""
+        data = {
+            "branch": branch,
+            "start_branch": start_branch,
+            "force": True,
+            "commit_message": message,
+            "actions": [
+                {"action": c.action, "file_path": c.path, "content": c.content} for c in changes
+            ],
+        }
+        with self._errors(f"committing to {branch}", write=True):
+            raw = self._project.commits.create(data, max_retries=MAX_RETRIES)
+        return str(raw.id)
+
+    def create_merge_request(self, new: NewMergeRequest) -> TrackedMergeRequest:
+        data: dict[str, Any] = {
+            "source_branch": new.source_branch,
+            "target_branch": new.target_branch,
+            "title": new.title,
+            "description": new.description,
+            "labels": list(new.labels),
+            "remove_source_branch": True,
+        }
+        if new.assignee_ids:
+            data["assignee_ids"] = list(new.assignee_ids)
+        with self._errors(f"creating a merge request from {new.source_branch}", write=True):
+            raw = self._project.mergerequests.create(data, retry_transient_errors=False)
+        return self._mr(raw)
+
+    def update_merge_request(
+        self, iid: int, *, description: str | None = None, state_event: str | None = None
+    ) -> None:
+        data: dict[str, Any] = {}
+        if description is not None:
+            data["description"] = description
+        if state_event is not None:
+            data["state_event"] = state_event
+        if not data:
+            return
+        with self._errors(f"updating {_ref('merge_request', iid)}", write=True):
+            self._project.mergerequests.update(iid, data, max_retries=MAX_RETRIES)
+
+    def delete_branch(self, branch: str) -> None:
+        """Delete ``branch``; a branch that is already gone is fine."""
+        with contextlib.suppress(GitLabNotFound), self._errors(f"deleting branch {branch}"):
+            self._project.branches.delete(branch, max_retries=MAX_RETRIES)
+
+
+def _ref(on: Noteable, iid: int) -> str:
+    return f"issue #{iid}" if on == "issue" else f"merge request !{iid}"

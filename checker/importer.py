@@ -1,0 +1,103 @@
+"""Org files written from live Zendesk data: the way to onboard orgs that already exist.
+
+Files come out in the style of hand-written ones (the schema comment, the same key order,
+block scalars for multi-line notes) and are checked with the validator's own rules before
+they are written, so an imported file is valid and, on the next drift run, in sync.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import LiteralScalarString
+
+from checker.drift import emails_of, norm_id, norm_text
+from checker.models import LiveOrg
+from checker.settings import Settings
+
+HEADER = "# yaml-language-server: $schema=../../schemas/org.schema.json\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedFile:
+    org_id: int
+    path: Path
+    text: str
+
+
+def slug(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return text[:60].strip("-") or "org"
+
+
+def _text(value: str | None) -> str | LiteralScalarString | None:
+    text = norm_text(value)
+    if text is None:
+        return None
+    return LiteralScalarString(text + "\n") if "\n" in text else text
+
+
+def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
+    """The org file's content for a live org: every managed value as Zendesk holds it."""
+    instance = settings.instance(live.instance)
+    doc = CommentedMap()
+    doc["schema_version"] = 1
+    doc["name"] = live.name or f"Org {live.org_id}"
+    zd = CommentedMap()
+    zd["org_id"] = live.org_id
+    if live.instance != settings.default_instance:
+        zd["instance"] = live.instance
+    doc["zendesk"] = zd
+    sf = live.field(instance.field_key("salesforce_id"))
+    if isinstance(sf, str) and re.fullmatch(r"[A-Za-z0-9]{15}|[A-Za-z0-9]{18}", sf.strip()):
+        doc["salesforce_id"] = sf.strip()
+    am = norm_id(live.field(instance.field_key("collaboration_project_id")))
+    if isinstance(am, int) and am > 0:
+        cp = CommentedMap()
+        cp["id"] = am
+        doc["collaboration_project"] = cp
+    cmp_id = norm_id(live.field(instance.field_key("contact_management_project_id")))
+    if isinstance(cmp_id, int) and cmp_id > 0:
+        cmp_ = CommentedMap()
+        cmp_["id"] = cmp_id
+        devs = emails_of(live.field(instance.field_key("contact_management_project_developers")))
+        if devs:
+            cmp_["developers"] = CommentedSeq(devs[:5])
+        doc["contact_management_project"] = cmp_
+    contacts = CommentedSeq()
+    for c in sorted(live.contacts, key=lambda c: c.email.lower()):
+        if not c.email:
+            continue
+        entry = CommentedMap()
+        if c.name:
+            entry["name"] = c.name
+        entry["email"] = c.email.strip().lower()
+        contacts.append(entry)
+    doc["support_contacts"] = contacts
+    notes = _text(live.notes)
+    if notes is not None:
+        doc["notes"] = notes
+    details = _text(live.details)
+    if details is not None:
+        doc["details"] = details
+    return doc
+
+
+def render(doc: CommentedMap) -> str:
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    return HEADER + buf.getvalue()
+
+
+def target_path(live: LiveOrg, orgs_dir: Path) -> Path:
+    return orgs_dir / f"{slug(live.name)}.yaml"

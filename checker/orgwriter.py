@@ -1,0 +1,266 @@
+"""Rewrite an org file to Zendesk's values: pure text in, text out, only the changed lines differ.
+
+Used for drift whose source of truth is Zendesk: the merge request that adopts the live values
+must be reviewable, so comments, key order, quoting and every untouched line stay byte-identical.
+The edit goes through ruamel.yaml's round-trip mode; whatever ruamel would reformat elsewhere
+(``null`` written as nothing, a byte-order mark, odd spacing) is kept out of the result by
+transplanting only the lines the edit changed onto the original text.
+
+This is the only module that writes YAML. It never reads files: callers pass the text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
+
+from checker.models import DriftItem, DriftKind
+
+__all__ = ["Adoption", "OrgWriteError", "adopt"]
+
+_BOM = "\ufeff"
+
+
+class OrgWriteError(Exception):
+    """The file cannot be edited safely (it does not parse, or the edit would reformat it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """The rewritten text, and which drift items it adopts or could not adopt (with why)."""
+
+    text: str
+    applied: tuple[DriftItem, ...]
+    skipped: tuple[tuple[DriftItem, str], ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied)
+
+
+def _represent_none(representer: RoundTripRepresenter, data: None) -> Any:
+    # ruamel writes None as an empty value; org files spell it ``null`` (the schema's word).
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 1_000_000  # never fold a long line the author did not fold
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.representer.add_representer(type(None), _represent_none)
+    return yaml
+
+
+def _dump(yaml: YAML, doc: Any) -> str:
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def adopt(old_text: str, items: Sequence[DriftItem]) -> Adoption:
+    """``old_text`` with each drift item's live (Zendesk) value written in.
+
+    Items that cannot be expressed in the file (a non-numeric project id, developers without a
+    contact management project) are returned as skipped with the reason; the rest are applied.
+    Raises :class:`OrgWriteError` when the text does not parse as a mapping.
+    """
+    bom = old_text.startswith(_BOM)
+    body = old_text[1:] if bom else old_text
+    yaml = _yaml()
+    try:
+        doc = yaml.load(body)
+    except YAMLError as e:
+        raise OrgWriteError(f"the org file does not parse: {e}") from None
+    if not isinstance(doc, CommentedMap):
+        raise OrgWriteError("the org file is not a mapping")
+    baseline = _dump(yaml, doc)
+    applied: list[DriftItem] = []
+    skipped: list[tuple[DriftItem, str]] = []
+    for item in items:
+        reason = _apply(doc, item)
+        if reason is None:
+            applied.append(item)
+        else:
+            skipped.append((item, reason))
+    if not applied:
+        return Adoption(old_text, (), tuple(skipped))
+    edited = _dump(yaml, doc)
+    text = _transplant(body, baseline, edited)
+    _check_same_data(yaml, text, edited)
+    return Adoption((_BOM if bom else "") + text, tuple(applied), tuple(skipped))
+
+
+# --------------------------------------------------------------------------- edits
+
+
+def _same_style(old: object, new: str) -> str:
+    """A new string in the quoting style of the value it replaces (``"x"`` stays quoted)."""
+    if isinstance(old, ScalarString) and not isinstance(old, LiteralScalarString):
+        return type(old)(new)  # type: ignore[no-any-return]
+    return new
+
+
+def _text_value(old: object, value: object) -> object:
+    if value is None:
+        return None
+    text = str(value)
+    if "\n" in text:
+        # norm_text compares without the final newline; a literal block keeps one, as authors do
+        return LiteralScalarString(text.rstrip("\n") + "\n")
+    return _same_style(old, text)
+
+
+def _project_id(doc: CommentedMap, key: str, value: object) -> str | None:
+    if value is None:
+        doc[key] = None
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"Zendesk holds {value!r}, which is not a project id; the file needs a number"
+    section = doc.get(key)
+    if isinstance(section, CommentedMap):
+        section["id"] = value
+    else:
+        doc[key] = CommentedMap([("id", value)])
+    return None
+
+
+def _email_index(seq: CommentedSeq, email: str, *, in_maps: bool) -> int | None:
+    wanted = email.strip().lower()
+    for i, entry in enumerate(seq):
+        value = entry.get("email") if in_maps and isinstance(entry, dict) else entry
+        if isinstance(value, str) and value.strip().lower() == wanted:
+            return i
+    return None
+
+
+def _block_seq(parent: CommentedMap, key: str) -> CommentedSeq:
+    seq = parent.get(key)
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+        parent[key] = seq
+    if not seq:
+        seq.fa.set_block_style()  # ``[]`` gains its first entry as a block list
+    return seq
+
+
+def _apply(doc: CommentedMap, item: DriftItem) -> str | None:
+    """Write one item's live value into ``doc``; the reason when it cannot be written."""
+    field, kind = item.field, item.kind
+    if field in ("notes", "details"):
+        doc[field] = _text_value(doc.get(field), item.actual)
+        return None
+    if field == "salesforce_id":
+        doc[field] = None if item.actual is None else _same_style(doc.get(field), str(item.actual))
+        return None
+    if field == "collaboration_project.id":
+        return _project_id(doc, "collaboration_project", item.actual)
+    if field == "contact_management_project.id":
+        return _project_id(doc, "contact_management_project", item.actual)
+    if field == "contact_management_project.developers":
+        cmp_ = doc.get("contact_management_project")
+        if not isinstance(cmp_, CommentedMap):
+            return "the file declares no contact management project to list developers under"
+        email = item.item or str(item.expected or item.actual or "")
+        if kind is DriftKind.MISSING_IN_ZENDESK:
+            devs = cmp_.get("developers")
+            index = _email_index(devs, email, in_maps=False) if isinstance(devs, list) else None
+            if index is not None:
+                del devs[index]
+            return None
+        if kind is DriftKind.UNEXPECTED_IN_ZENDESK:
+            _block_seq(cmp_, "developers").append(email)
+            return None
+    if field == "support_contacts":
+        email = item.item or str(item.expected or item.actual or "")
+        contacts = doc.get("support_contacts")
+        index = _email_index(contacts, email, in_maps=True) if isinstance(contacts, list) else None
+        if kind is DriftKind.MISSING_IN_ZENDESK:
+            if index is not None:
+                del contacts[index]
+            return None
+        if kind is DriftKind.UNEXPECTED_IN_ZENDESK:
+            if index is None:
+                _block_seq(doc, "support_contacts").append(CommentedMap([("email", email)]))
+            return None
+        if kind is DriftKind.CONTACT_NAME_DIFFERS:
+            if index is None:
+                return f"{email} is not listed in the file"
+            entry = contacts[index]
+            if item.actual is None:
+                entry.pop("name", None)
+            else:
+                entry["name"] = _same_style(entry.get("name"), str(item.actual))
+            return None
+    return f"no rule to write {field} ({kind.value}) into an org file"
+
+
+# --------------------------------------------------------------------------- transplant
+
+
+def _transplant(original: str, baseline: str, edited: str) -> str:
+    """Apply the line changes baseline → edited onto ``original``.
+
+    ``baseline`` is ruamel's rendering of the unchanged file, ``edited`` its rendering after the
+    edit. Where ruamel renders the original exactly, this is just ``edited``; where it would
+    reformat a line the edit did not touch, the original line is kept.
+    """
+    if baseline == original:
+        return edited
+    old, base, new = (s.splitlines(keepends=True) for s in (original, baseline, edited))
+    aligned: dict[int, int] = {}
+    for tag, i1, i2, j1, _ in difflib.SequenceMatcher(
+        None, base, old, autojunk=False
+    ).get_opcodes():
+        if tag == "equal":
+            aligned.update({i1 + k: j1 + k for k in range(i2 - i1)})
+    replacements: list[tuple[int, int, list[str]]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+        None, base, new, autojunk=False
+    ).get_opcodes():
+        if tag == "equal":
+            continue
+        if i1 == i2:
+            if i1 in aligned:
+                at = aligned[i1]
+            elif i1 - 1 in aligned:
+                at = aligned[i1 - 1] + 1
+            else:
+                raise OrgWriteError("the edit touches lines the YAML writer would reformat")
+            replacements.append((at, at, new[j1:j2]))
+            continue
+        if not all(k in aligned for k in range(i1, i2)) or (
+            aligned[i2 - 1] - aligned[i1] != i2 - 1 - i1
+        ):
+            raise OrgWriteError("the edit touches lines the YAML writer would reformat")
+        replacements.append((aligned[i1], aligned[i2 - 1] + 1, new[j1:j2]))
+    for start, end, lines in sorted(replacements, reverse=True):
+        old[start:end] = lines
+    return "".join(old)
+
+
+def _check_same_data(yaml: YAML, text: str, edited: str) -> None:
+    """The transplanted text must mean what ruamel's own rendering means."""
+    try:
+        ours, theirs = yaml.load(text), yaml.load(edited)
+    except YAMLError as e:  # pragma: no cover - a bug in the transplant
+        raise OrgWriteError(f"the edited file does not parse: {e}") from None
+    if _plain(ours) != _plain(theirs):
+        raise OrgWriteError("the edit could not be applied without reformatting the file")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
