@@ -47,3 +47,7 @@ bench-reconcile: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+## The pipeline proof: runs .gitlab-ci.yml with gitlab-ci-local against fake servers (ci/pipeline-proof.sh).
+pipeline:
+	PYTHON=$(PYTHON) bash ci/pipeline-proof.sh

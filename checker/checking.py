@@ -113,13 +113,14 @@ def fetch_live(
     *,
     share: float,
     progress: Callable[[int], None] | None = None,
-) -> tuple[LiveState, int]:
-    """Live state of every spec's org, one instance after the other; and the request count."""
+) -> tuple[LiveState, int, int]:
+    """Live state of every spec's org, one instance after the other; the requests made and the
+    429s received."""
     by_instance: dict[str, list[int]] = defaultdict(list)
     for s in specs:
         by_instance[s.instance].append(s.org_id)
     state: LiveState = {}
-    requests = 0
+    requests = rate_limited = 0
     for name, ids in sorted(by_instance.items()):
         with ZendeskReader(
             settings.instance(name),
@@ -130,9 +131,10 @@ def fetch_live(
         ) as reader:
             found: Mapping[int, LiveOrg | FetchFailure] = reader.fetch(ids, progress)
             requests += reader.requests_made
+            rate_limited += reader.pacer.rate_limited
         for org_id, value in found.items():
             state[(name, org_id)] = value
-    return state, requests
+    return state, requests, rate_limited
 
 
 def run_drift(
@@ -151,12 +153,12 @@ def run_drift(
     if snapshot is not None:
         absent = FetchFailure(FetchState.UNKNOWN, "this org is not in the snapshot")
         state: LiveState = {s.key: snapshot.get(s.key, absent) for s in specs}
-        requests = 0
+        requests = rate_limited = 0
         source = "snapshot"
     else:
         # Shards run at the same time against the same account: each takes its part of the share.
         share = settings.rate_limit_share / (shard.total if shard else 1)
-        state, requests = fetch_live(
+        state, requests, rate_limited = fetch_live(
             specs, settings, credentials or {}, share=share, progress=progress
         )
         source = "live"
@@ -166,6 +168,7 @@ def run_drift(
         settings,
         today,
         zendesk_requests=requests,
+        zendesk_rate_limited=rate_limited,
         source=source,
         scope=scope,
         shard=str(shard) if shard else None,

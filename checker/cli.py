@@ -313,7 +313,7 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
         raise _fail(EXIT_USAGE, str(e)) from None
     progress = Progress(len(specs), "reading Zendesk")
     try:
-        state, requests = fetch_live(
+        state, requests, _ = fetch_live(
             specs, settings, credentials, share=settings.rate_limit_share, progress=progress
         )
     finally:

@@ -47,6 +47,7 @@ MAX_RETRIES = 5
 PER_PAGE = 100
 
 IssueState = Literal["opened", "closed"]
+MergeRequestState = Literal["opened", "closed", "merged"]
 Noteable = Literal["issue", "merge_request"]
 
 
@@ -228,7 +229,15 @@ class GitLabPort(Protocol):
 
     def open_merge_requests(self, label: str) -> list[TrackedMergeRequest]: ...
 
-    def merge_requests_for_branch(self, branch: str) -> list[TrackedMergeRequest]: ...
+    def merge_requests_for_branch(
+        self, branch: str, *, state: MergeRequestState = "opened"
+    ) -> list[TrackedMergeRequest]: ...
+
+    def closed_issues(self, label: str, *, max_pages: int) -> list[TrackedIssue] | None: ...
+
+    def closed_merge_requests(
+        self, label: str, *, max_pages: int
+    ) -> list[TrackedMergeRequest] | None: ...
 
     def user_id(self, username: str) -> int | None: ...
 
@@ -416,17 +425,56 @@ class GitLabProject:
                 )
             ]
 
-    def merge_requests_for_branch(self, branch: str) -> list[TrackedMergeRequest]:
-        """Open merge requests from ``branch`` (one request)."""
+    def merge_requests_for_branch(
+        self, branch: str, *, state: MergeRequestState = "opened"
+    ) -> list[TrackedMergeRequest]:
+        """Merge requests from ``branch`` in ``state``, newest first (one request)."""
         with self._errors(f"looking up merge requests from {branch}"):
             found = self._project.mergerequests.list(
                 source_branch=branch,
-                state="opened",
+                state=state,
+                order_by="created_at",
+                sort="desc",
                 per_page=PER_PAGE,
                 get_all=False,
                 max_retries=MAX_RETRIES,
             )
             return [self._mr(raw) for raw in found]
+
+    def closed_issues(self, label: str, *, max_pages: int) -> list[TrackedIssue] | None:
+        """Every closed issue with ``label`` when they fit in ``max_pages`` pages, else None
+        (after one request: the first page says how many pages there are)."""
+        with self._errors(f"listing closed issues labelled {label!r}"):
+            pages = self._project.issues.list(
+                labels=[label],
+                state="closed",
+                order_by="created_at",
+                sort="desc",
+                per_page=PER_PAGE,
+                iterator=True,
+                max_retries=MAX_RETRIES,
+            )
+            if not _fits(pages, max_pages):
+                return None
+            return [self._issue(raw) for raw in pages]
+
+    def closed_merge_requests(
+        self, label: str, *, max_pages: int
+    ) -> list[TrackedMergeRequest] | None:
+        """Every closed merge request with ``label`` (as :meth:`closed_issues`)."""
+        with self._errors(f"listing closed merge requests labelled {label!r}"):
+            pages = self._project.mergerequests.list(
+                labels=[label],
+                state="closed",
+                order_by="created_at",
+                sort="desc",
+                per_page=PER_PAGE,
+                iterator=True,
+                max_retries=MAX_RETRIES,
+            )
+            if not _fits(pages, max_pages):
+                return None
+            return [self._mr(raw) for raw in pages]
 
     def user_id(self, username: str) -> int | None:
         """The id of the user called ``username``, None when there is none (cached)."""
@@ -549,6 +597,13 @@ class GitLabProject:
         """Delete ``branch``; a branch that is already gone is fine."""
         with contextlib.suppress(GitLabNotFound), self._errors(f"deleting branch {branch}"):
             self._project.branches.delete(branch, max_retries=MAX_RETRIES)
+
+
+def _fits(pages: Any, max_pages: int) -> bool:
+    """Whether a lazy listing has at most ``max_pages`` pages. GitLab leaves the total out past
+    10,000 items; unknown counts as too many."""
+    total = getattr(pages, "total_pages", None)
+    return total is not None and int(total) <= max_pages
 
 
 def _ref(on: Noteable, iid: int) -> str:

@@ -204,6 +204,8 @@ class OrgDrift:
 class DriftReport:
     orgs: tuple[OrgDrift, ...]
     zendesk_requests: int = 0
+    #: 429 answers received (each one paused the whole run)
+    zendesk_rate_limited: int = 0
     source: str = "live"
     #: "full" when every declared org (of the shard) was checked, "partial" for a selection
     scope: str = "full"

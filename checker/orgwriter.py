@@ -134,7 +134,7 @@ def _project_id(doc: CommentedMap, key: str, value: object) -> str | None:
     return None
 
 
-def _email_index(seq: CommentedSeq, email: str, *, in_maps: bool) -> int | None:
+def _email_index(seq: list[Any], email: str, *, in_maps: bool) -> int | None:
     wanted = email.strip().lower()
     for i, entry in enumerate(seq):
         value = entry.get("email") if in_maps and isinstance(entry, dict) else entry

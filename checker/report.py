@@ -55,6 +55,7 @@ def to_dict(report: DriftReport) -> dict[str, Any]:
         "scope": report.scope,
         "shard": report.shard,
         "zendesk_requests": report.zendesk_requests,
+        "zendesk_rate_limited": report.zendesk_rate_limited,
         "summary": summary(report),
         "orgs": [
             {
@@ -140,6 +141,7 @@ def from_dict(doc: Any) -> DriftReport:
     return DriftReport(
         orgs=orgs,
         zendesk_requests=doc["zendesk_requests"],
+        zendesk_rate_limited=doc.get("zendesk_rate_limited", 0),
         source=doc.get("source", "live"),
         scope=doc.get("scope", "partial"),
         shard=doc.get("shard"),

@@ -41,6 +41,8 @@ SHOW_MANY_LIMIT = 100
 #: the lowest plan's limit (Team: 200/min), assumed until a response tells the real one
 FALLBACK_RATE_LIMIT = 200
 MAX_RETRY_AFTER = 60.0
+#: how many missed request slots the pacer lets workers catch up on
+BURST = 4
 _TOO_MANY = re.compile(r"too many (\d{3}) error responses")
 
 
@@ -121,7 +123,9 @@ class Pacer:
     def acquire(self) -> None:
         with self._lock:
             now = self._clock()
-            slot = max(self._next, now, self._paused_until)
+            # Slots missed while workers were busy may be used late, up to BURST of them:
+            # the rate over any minute stays within the share, and pacing loses no time.
+            slot = max(self._next, now - self.interval * BURST, self._paused_until)
             self._next = slot + self.interval
         delay = slot - now
         if delay > 0:

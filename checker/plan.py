@@ -1,0 +1,1006 @@
+"""Drift reports + what GitLab holds now → the GitLab actions to take. Pure: no network, no files.
+
+Each org has at most one open thing per purpose, found again by the hidden marker on the first
+line of its description (never by title):
+
+* ``org``: the drift issue in the project (drifted or missing orgs);
+* ``ops``: the support-operations request in ``gitlab.support_ops_project`` (repo-owned drift);
+* ``adopt``: the merge request adopting Zendesk's values (Zendesk-owned drift), on branch
+  ``checker/adopt/<instance>-<org-id>``;
+* ``dashboard``: the one living dashboard issue.
+
+The marker carries a hash of the drift the thing was written for and a hash of its body, so an
+unchanged org costs no request beyond the listings: only changed orgs produce actions.
+
+Planning happens in two passes. The first pass names the :class:`Lookup` s it needs (an org that
+needs an issue and has none open: was one closed by a person while the same drift persists?); the
+orchestrator answers them with one request each and plans again with the answers in
+:attr:`GitLabState.history`. Answers it already has are cached in the dashboard's marker
+(``acks``), so a person's decision costs one lookup once, not one every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from checker.gitlab import ProjectInfo, TrackedIssue, TrackedMergeRequest
+from checker.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgSpec, OrgStatus
+from checker.orgwriter import OrgWriteError, adopt
+from checker.render import inert, tracker
+from checker.settings import Settings
+
+OrgKey = tuple[str, int]
+Kind = Literal["org", "ops", "adopt", "dashboard"]
+Target = Literal["issue", "support-ops", "merge-request", "dashboard"]
+Verb = Literal["create", "update", "comment", "close", "reopen"]
+
+MARKER_TAG = "zendesk-drift-checker"
+RESOLVED = "resolved"
+BRANCH_PREFIX = "checker/adopt/"
+
+_FIELD = r"[a-z]+=[A-Za-z0-9_.,:/~=-]*"
+_MARKER_RE = re.compile(rf"<!-- zendesk-drift-checker ({_FIELD}(?: {_FIELD})*) -->")
+_KIND_CODE = {
+    DriftKind.CHANGED: "c",
+    DriftKind.MISSING_IN_ZENDESK: "m",
+    DriftKind.UNEXPECTED_IN_ZENDESK: "u",
+    DriftKind.CONTACT_NAME_DIFFERS: "n",
+}
+
+
+class ReportSetError(Exception):
+    """The drift reports given do not form one usable set: the one-line reason."""
+
+
+# --------------------------------------------------------------------------- keys & hashes
+
+
+def key_text(key: OrgKey) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+def parse_key(text: str) -> OrgKey | None:
+    instance, _, org_id = text.rpartition("/")
+    if not instance or not org_id.isdigit():
+        return None
+    return (instance, int(org_id))
+
+
+def branch_for(key: OrgKey) -> str:
+    return f"{BRANCH_PREFIX}{key[0]}-{key[1]}"
+
+
+def _digest(value: Any, size: int = 16) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
+
+
+def _item_tuple(i: DriftItem) -> list[Any]:
+    return [i.field, i.kind.value, i.item, i.expected, i.actual, i.truth]
+
+
+def drift_hash(status: OrgStatus, items: Iterable[DriftItem]) -> str:
+    """Identifies one state of drift: equal hashes mean nothing changed that needs a note."""
+    return _digest([status.value, sorted(json.dumps(_item_tuple(i), default=str) for i in items)])
+
+
+def body_hash(body: str) -> str:
+    return _digest(body)
+
+
+def item_fingerprint(i: DriftItem) -> str:
+    """``field/kind/which/value``: enough to tell new, changed and gone items apart later,
+    without keeping emails or notes in the hidden marker."""
+    kind = _KIND_CODE.get(i.kind, "x")
+    return f"{i.field}/{kind}/{_digest(i.item, 8)}/{_digest([i.expected, i.actual], 8)}"
+
+
+# --------------------------------------------------------------------------- markers
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A person closed ``kind``'s issue or merge request ``iid`` while drift ``drift`` persisted."""
+
+    kind: Kind
+    org: OrgKey
+    drift: str
+    iid: int
+
+    def encode(self) -> str:
+        return f"{self.kind}:{key_text(self.org)}:{self.drift}:{self.iid}"
+
+    @classmethod
+    def decode(cls, text: str) -> Ack | None:
+        parts = text.split(":")
+        if len(parts) != 4 or parts[0] not in ("org", "ops", "adopt") or not parts[3].isdigit():
+            return None
+        key = parse_key(parts[1])
+        if key is None:
+            return None
+        return cls(parts[0], key, parts[2], int(parts[3]))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """The hidden first line of every description the checker writes."""
+
+    kind: Kind
+    org: OrgKey | None = None
+    drift: str = ""
+    body: str = ""
+    items: tuple[str, ...] = ()
+    acks: tuple[Ack, ...] = ()
+
+    def render(self) -> str:
+        parts = [f"kind={self.kind}"]
+        if self.org is not None:
+            parts.append(f"org={key_text(self.org)}")
+        if self.drift:
+            parts.append(f"drift={self.drift}")
+        if self.body:
+            parts.append(f"body={self.body}")
+        if self.items:
+            parts.append("items=" + ",".join(self.items))
+        if self.acks:
+            parts.append("acks=" + ",".join(a.encode() for a in self.acks))
+        return f"<!-- {MARKER_TAG} {' '.join(parts)} -->"
+
+    @classmethod
+    def parse(cls, description: str) -> Marker | None:
+        """The marker on the first line, or None. Only the first line counts: outside text,
+        rendered inert further down, can never sit there, so it cannot forge a marker."""
+        first = description.split("\n", 1)[0].strip()
+        m = _MARKER_RE.fullmatch(first)
+        if m is None:
+            return None
+        fields = dict(p.split("=", 1) for p in m.group(1).split(" "))
+        kind = fields.get("kind")
+        if kind not in ("org", "ops", "adopt", "dashboard"):
+            return None
+        org = parse_key(fields["org"]) if "org" in fields else None
+        if kind != "dashboard" and org is None:
+            return None
+        acks = tuple(
+            a for a in (Ack.decode(t) for t in fields.get("acks", "").split(",") if t) if a
+        )
+        return cls(
+            kind=kind,  # type: ignore[arg-type]
+            org=org,
+            drift=fields.get("drift", ""),
+            body=fields.get("body", ""),
+            items=tuple(t for t in fields.get("items", "").split(",") if t),
+            acks=acks,
+        )
+
+
+def with_marker(marker: Marker, body: str) -> str:
+    """A full description: the marker (with the body's hash) and the body."""
+    return f"{replace(marker, body=body_hash(body)).render()}\n\n{body}"
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedReport:
+    """The shard reports of one run, merged. ``complete``: every declared org was checked."""
+
+    orgs: Mapping[OrgKey, OrgDrift]
+    complete: bool
+    checked_on: str = ""
+    #: why the set is not complete (for the plan's output), None when it is
+    partial_reason: str | None = None
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise ReportSetError(f"shard {text!r} is not I/N with 1 <= I <= N")
+    return int(m.group(1)), int(m.group(2))
+
+
+def combine(reports: Sequence[DriftReport], names: Sequence[str] | None = None) -> CombinedReport:
+    """Merge the shard reports of one run. Raises :class:`ReportSetError` for a missing or
+    repeated shard, shards of different runs, or an org in two reports."""
+    if not reports:
+        raise ReportSetError("no drift report given")
+    label = list(names) if names is not None else [f"report {n + 1}" for n in range(len(reports))]
+    shards: dict[int, str] = {}
+    total: int | None = None
+    if len(reports) > 1 or reports[0].shard is not None:
+        for name, r in zip(label, reports, strict=True):
+            if r.shard is None:
+                raise ReportSetError(
+                    f"{name} has no shard, but several reports were given: "
+                    "pass the shard reports of one run, or one full report"
+                )
+            index, count = _parse_shard(r.shard)
+            if total is not None and count != total:
+                raise ReportSetError(
+                    f"{name} is shard {r.shard} but another report is of {total} shards: "
+                    "the reports come from different runs"
+                )
+            total = count
+            if index in shards:
+                raise ReportSetError(
+                    f"shard {index}/{count} is given twice ({shards[index]}, {name})"
+                )
+            shards[index] = name
+        assert total is not None
+        missing = [f"{i}/{total}" for i in range(1, total + 1) if i not in shards]
+        if missing:
+            raise ReportSetError(
+                f"shard {', '.join(missing)} missing: pass every shard report of the run"
+            )
+    orgs: dict[OrgKey, OrgDrift] = {}
+    where: dict[OrgKey, str] = {}
+    for name, r in zip(label, reports, strict=True):
+        for o in r.orgs:
+            key = (o.instance, o.org_id)
+            if key in orgs:
+                raise ReportSetError(
+                    f"org {key_text(key)} is in two reports ({where[key]} and {name})"
+                )
+            orgs[key] = o
+            where[key] = name
+    partial = [name for name, r in zip(label, reports, strict=True) if r.scope != "full"]
+    return CombinedReport(
+        orgs=orgs,
+        complete=not partial,
+        checked_on=max((r.checked_on for r in reports), default=""),
+        partial_reason=(
+            None if not partial else f"{', '.join(partial)} checked a selection of orgs only"
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- GitLab state
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A question for GitLab: the newest closed ``kind`` thing of ``org`` (or the dashboard)."""
+
+    kind: Kind
+    org: OrgKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GitLabState:
+    """What GitLab holds now, as read by the orchestrator (listings plus lookup answers)."""
+
+    project: ProjectInfo
+    issues: tuple[TrackedIssue, ...] = ()
+    merge_requests: tuple[TrackedMergeRequest, ...] = ()
+    ops_project: ProjectInfo | None = None
+    ops_issues: tuple[TrackedIssue, ...] = ()
+    history: Mapping[Lookup, TrackedIssue | TrackedMergeRequest | None] = field(
+        default_factory=dict
+    )
+
+
+# --------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One GitLab change. ``body`` excludes the marker (``with_marker`` adds it at execution,
+    once placeholders for things created earlier in the run are filled in)."""
+
+    org: str
+    target: Target
+    verb: Verb
+    summary: str
+    iid: int | None = None
+    title: str | None = None
+    body: str | None = None
+    marker: Marker | None = None
+    note: str | None = None
+    state_event: Literal["close", "reopen"] | None = None
+    assignee: str | None = None
+    labels: tuple[str, ...] = ()
+    confidential: bool = False
+    #: merge requests: branch, file and its new content, commit message, delete the branch
+    branch: str | None = None
+    file_path: str | None = None
+    content: str | None = None
+    commit_message: str | None = None
+    delete_branch: bool = False
+    #: the placeholder this create's web URL fills in later bodies
+    provides: str | None = None
+    #: text to search for to find what an uncertain create may have stored
+    search: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able, without bodies (they hold personal data and are in GitLab anyway)."""
+        return {
+            "org": self.org,
+            "target": self.target,
+            "verb": self.verb,
+            "summary": self.summary,
+            "iid": self.iid,
+            "branch": self.branch,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPlan:
+    """The actions for one org, in the order they must run (a failure skips the rest)."""
+
+    org: str
+    name: str
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    orgs: tuple[OrgPlan, ...]
+    dashboard: Action | None
+    lookups: tuple[Lookup, ...] = ()
+    #: lines worth printing that are not actions (e.g. why nothing is closed for absent orgs)
+    notices: tuple[str, ...] = ()
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        out = [a for p in self.orgs for a in p.actions]
+        if self.dashboard is not None:
+            out.append(self.dashboard)
+        return tuple(out)
+
+
+def placeholder(kind: Kind, org: OrgKey | None) -> str:
+    """Stands for the web URL of something created earlier in the same run. NUL never occurs
+    in rendered outside text (inert shows it as ␀), so it cannot be forged."""
+    return f"\x00pending:{kind}:{key_text(org) if org else '-'}\x00"
+
+
+PLACEHOLDER_RE = re.compile(r"\x00pending:[a-z]+:[^\x00]*\x00")
+
+
+# --------------------------------------------------------------------------- the planner
+
+
+@dataclass(frozen=True, slots=True)
+class PlanContext:
+    settings: Settings
+    links: tracker.Links
+    #: org files' text by path, for merge requests (only orgs with Zendesk-owned drift need one)
+    files: Mapping[str, str] = field(default_factory=dict)
+
+
+def files_needed(combined: CombinedReport) -> list[str]:
+    """Paths of org files the planner will read: those with Zendesk-owned drift."""
+    return sorted(
+        {
+            o.file
+            for o in combined.orgs.values()
+            if o.status is OrgStatus.DRIFTED and tracker.zendesk_owned(o)
+        }
+    )
+
+
+class _Index:
+    """Open things by (kind, org), from the listings."""
+
+    def __init__(self, state: GitLabState) -> None:
+        self.issues: dict[tuple[str, OrgKey | None], list[tuple[TrackedIssue, Marker]]] = {}
+        for source in (state.issues, state.ops_issues):
+            for issue in source:
+                marker = Marker.parse(issue.description)
+                if marker is not None and issue.is_open:
+                    self.issues.setdefault((marker.kind, marker.org), []).append((issue, marker))
+        for found in self.issues.values():
+            found.sort(key=lambda pair: pair[0].iid)
+        self.mrs: dict[OrgKey, list[tuple[TrackedMergeRequest, Marker | None]]] = {}
+        for mr in state.merge_requests:
+            marker = Marker.parse(mr.description)
+            key = marker.org if marker is not None and marker.kind == "adopt" else None
+            if key is None and mr.source_branch.startswith(BRANCH_PREFIX):
+                key = _key_from_branch(mr.source_branch)
+            if key is not None and mr.is_open and mr.source_branch == branch_for(key):
+                self.mrs.setdefault(key, []).append((mr, marker))
+        dashboards = self.issues.get(("dashboard", None), [])
+        self.dashboard = dashboards[0] if dashboards else None
+        acks = self.dashboard[1].acks if self.dashboard else ()
+        self.acks = {(a.kind, a.org): a for a in acks}
+
+
+def _key_from_branch(branch: str) -> OrgKey | None:
+    rest = branch[len(BRANCH_PREFIX) :]
+    instance, _, org_id = rest.rpartition("-")
+    return (instance, int(org_id)) if instance and org_id.isdigit() else None
+
+
+@dataclass
+class _Planner:
+    ctx: PlanContext
+    combined: CombinedReport
+    specs: Mapping[OrgKey, OrgSpec]
+    state: GitLabState
+    index: _Index
+    lookups: list[Lookup] = field(default_factory=list)
+    acks: list[Ack] = field(default_factory=list)
+    #: web URL (or placeholder) of each org's issue and merge request, for the dashboard
+    issue_refs: dict[OrgKey, str] = field(default_factory=dict)
+    mr_refs: dict[OrgKey, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.settings.gitlab.labels
+
+    # -------------------------------------------------------------- shared pieces
+
+    def _history(self, kind: Kind, key: OrgKey) -> tuple[bool, Any]:
+        """(answered, newest closed thing with our marker or None)."""
+        lookup = Lookup(kind, key)
+        if lookup not in self.state.history:
+            self.lookups.append(lookup)
+            return False, None
+        return True, self.state.history[lookup]
+
+    def _person_closed(self, kind: Kind, key: OrgKey, drift: str) -> tuple[bool, Any]:
+        """Whether a person closed this org's ``kind`` thing while drift ``drift`` persisted:
+        (decided, previous closed thing). Undecided means a lookup is pending."""
+        ack = self.index.acks.get((kind, key))
+        if ack is not None and ack.drift == drift:
+            self.acks.append(ack)
+            return True, ack
+        answered, previous = self._history(kind, key)
+        if not answered:
+            return False, None
+        if previous is not None:
+            marker = Marker.parse(previous.description)
+            if marker is not None and marker.drift == drift:
+                self.acks.append(Ack(kind, key, drift, previous.iid))
+                return True, Ack(kind, key, drift, previous.iid)
+        return True, previous
+
+    def _org_links(self, org: OrgDrift) -> tuple[str, str]:
+        instance = self.settings.instances.get(org.instance)
+        zendesk_url = (
+            instance.agent_org_url(org.org_id) if instance is not None else org.zendesk_url or ""
+        )
+        spec = self.specs.get((org.instance, org.org_id))
+        return zendesk_url, self.ctx.links.file(spec.path if spec else org.file)
+
+    # -------------------------------------------------------------- per org
+
+    def org_plan(self, key: OrgKey, org: OrgDrift | None) -> OrgPlan | None:
+        if org is None:
+            return self._absent(key)
+        if org.status is OrgStatus.UNKNOWN:
+            # Could not be checked: whatever is open stays exactly as it is.
+            self._remember_refs(key)
+            return None
+        actions: list[Action] = []
+        ops_url = self._support_ops(key, org, actions)
+        issue_url = self._drift_issue(key, org, actions, ops_url)
+        self._merge_request(key, org, actions, issue_url)
+        return OrgPlan(key_text(key), org.name, tuple(actions)) if actions else None
+
+    def _remember_refs(self, key: OrgKey) -> None:
+        for issue, _ in self.index.issues.get(("org", key), [])[:1]:
+            self.issue_refs[key] = issue.web_url
+        for mr, _ in self.index.mrs.get(key, [])[:1]:
+            self.mr_refs[key] = mr.web_url
+        for kind in ("org", "adopt"):
+            ack = self.index.acks.get((kind, key))
+            if ack is not None:
+                self.acks.append(ack)
+                self._ack_ref(ack)
+
+    def _ack_ref(self, ack: Ack | Any) -> None:
+        if not isinstance(ack, Ack):
+            return
+        base = self.state.project.web_url
+        if ack.kind == "org":
+            self.issue_refs.setdefault(ack.org, f"{base}/-/issues/{ack.iid}")
+        elif ack.kind == "adopt":
+            self.mr_refs.setdefault(ack.org, f"{base}/-/merge_requests/{ack.iid}")
+
+    def _absent(self, key: OrgKey) -> OrgPlan | None:
+        """An org no report covers: closed only when the file is gone and the set is complete."""
+        removed = self.combined.complete and key not in self.specs
+        if not removed:
+            self._remember_refs(key)
+            return None
+        actions: list[Action] = []
+        org = key_text(key)
+        for kind, target in (("ops", "support-ops"), ("org", "issue")):
+            for issue, marker in self.index.issues.get((kind, key), []):
+                actions.append(
+                    Action(
+                        org=org,
+                        target=target,  # type: ignore[arg-type]
+                        verb="close",
+                        summary=f"close #{issue.iid}: the org file was removed",
+                        iid=issue.iid,
+                        note=tracker.note("removed"),
+                        marker=replace(marker, drift=RESOLVED),
+                        state_event="close",
+                        search=str(key[1]),
+                    )
+                )
+        for mr, mr_marker in self.index.mrs.get(key, []):
+            actions.append(
+                self._close_mr(key, mr, mr_marker, "mr-removed", "the org file was removed")
+            )
+        return OrgPlan(org, "", tuple(actions)) if actions else None
+
+    def _close_issue(
+        self, key: OrgKey, kind: Kind, issue: TrackedIssue, marker: Marker, org: OrgDrift
+    ) -> Action:
+        return Action(
+            org=key_text(key),
+            target="issue" if kind == "org" else "support-ops",
+            verb="close",
+            summary=f"close #{issue.iid}: the drift is gone",
+            iid=issue.iid,
+            note=tracker.note("resolved", file=org.file, date=self.combined.checked_on or None),
+            marker=replace(marker, drift=RESOLVED),
+            state_event="close",
+        )
+
+    def _close_duplicates(
+        self, key: OrgKey, kind: Kind, found: list[tuple[TrackedIssue, Marker]], out: list[Action]
+    ) -> None:
+        keep = found[0][0]
+        for issue, _ in found[1:]:
+            out.append(
+                Action(
+                    org=key_text(key),
+                    target="issue" if kind == "org" else "support-ops",
+                    verb="close",
+                    summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
+                    iid=issue.iid,
+                    note=f"Duplicate of {keep.web_url}; closing.\n",
+                    state_event="close",
+                )
+            )
+
+    def _tracked_issue(
+        self,
+        *,
+        kind: Kind,
+        key: OrgKey,
+        org: OrgDrift,
+        needed: bool,
+        drift: str,
+        items: Sequence[DriftItem],
+        title: str,
+        render_body: Any,
+        out: list[Action],
+    ) -> str | None:
+        """The create / update / close decision shared by drift issues and support-ops
+        requests. Returns the web URL (or placeholder) of the open issue, if there is one."""
+        found = self.index.issues.get((kind, key), [])
+        target: Target = "issue" if kind == "org" else "support-ops"
+        if found:
+            self._close_duplicates(key, kind, found, out)
+        if not needed:
+            if found:
+                out.append(self._close_issue(key, kind, found[0][0], found[0][1], org))
+            return None
+        fingerprints = tuple(item_fingerprint(i) for i in items)
+        if found:
+            issue, marker = found[0]
+            body = render_body(None)
+            if marker.body == body_hash(body) and marker.drift == drift:
+                return issue.web_url
+            note = None
+            if marker.drift != drift:
+                note = _change_note(marker.items, items)
+            out.append(
+                Action(
+                    org=key_text(key),
+                    target=target,
+                    verb="update",
+                    summary=(
+                        f"update #{issue.iid}: the drift changed"
+                        if note
+                        else f"update #{issue.iid}: new description"
+                    ),
+                    iid=issue.iid,
+                    body=body,
+                    marker=Marker(kind, key, drift, items=fingerprints),
+                    note=note,
+                    search=str(key[1]),
+                )
+            )
+            return issue.web_url
+        decided, previous = self._person_closed(kind, key, drift)
+        if not decided:
+            return placeholder(kind, key)
+        if isinstance(previous, Ack):
+            self._ack_ref(previous)
+            return None
+        previous_url = previous.web_url if previous is not None else None
+        assignee = org.csm if kind == "org" else None
+        out.append(
+            Action(
+                org=key_text(key),
+                target=target,
+                verb="create",
+                summary=(
+                    f"create: {org.status.value}"
+                    + (f" ({len(items)} item{'s' if len(items) != 1 else ''})" if items else "")
+                    + (f", follows closed #{previous.iid}" if previous is not None else "")
+                ),
+                title=title,
+                body=render_body(previous_url),
+                marker=Marker(kind, key, drift, items=fingerprints),
+                assignee=assignee,
+                labels=self.labels,
+                confidential=self.settings.gitlab.confidential,
+                provides=placeholder(kind, key),
+                search=str(key[1]),
+            )
+        )
+        return placeholder(kind, key)
+
+    def _support_ops(self, key: OrgKey, org: OrgDrift, out: list[Action]) -> str | None:
+        if self.state.ops_project is None:
+            return None
+        items = tracker.repo_owned(org)
+        zendesk_url, file_url = self._org_links(org)
+        links = tracker.OrgLinks(zendesk_url=zendesk_url, file_url=file_url)
+        return self._tracked_issue(
+            kind="ops",
+            key=key,
+            org=org,
+            needed=org.status is OrgStatus.DRIFTED and bool(items),
+            drift=drift_hash(org.status, items),
+            items=items,
+            title=tracker.support_ops_title(org),
+            render_body=lambda _previous: tracker.support_ops_body(org, links),
+            out=out,
+        )
+
+    def _drift_issue(
+        self, key: OrgKey, org: OrgDrift, out: list[Action], ops_url: str | None
+    ) -> str | None:
+        zendesk_url, file_url = self._org_links(org)
+        spec = self.specs.get(key)
+        line_of = dict(spec.lines) if spec is not None else {}
+        has_mr = (
+            org.status is OrgStatus.DRIFTED
+            and bool(tracker.zendesk_owned(org))
+            and org.file in self.ctx.files
+        )
+        branch = branch_for(key)
+        mr_url = (
+            f"{self.state.project.web_url}/-/merge_requests?source_branch={branch}"
+            if has_mr
+            else None
+        )
+        ops = self.state.ops_project
+
+        def render_body(previous_url: str | None) -> str:
+            links = tracker.OrgLinks(
+                zendesk_url=zendesk_url,
+                file_url=file_url,
+                ops_url=ops_url,
+                ops_project=ops.path if ops else None,
+                ops_new_issue_url=f"{ops.web_url}/-/issues/new" if ops else None,
+                mr_url=mr_url,
+                mr_branch=branch if has_mr else None,
+                previous_url=previous_url,
+            )
+            return tracker.issue_body(org, self.ctx.links, links, line_of)
+
+        url = self._tracked_issue(
+            kind="org",
+            key=key,
+            org=org,
+            needed=org.status in (OrgStatus.DRIFTED, OrgStatus.MISSING),
+            drift=drift_hash(org.status, org.items),
+            items=org.items,
+            title=tracker.issue_title(org),
+            render_body=render_body,
+            out=out,
+        )
+        if url is not None:
+            self.issue_refs[key] = url
+        return url
+
+    def _close_mr(
+        self,
+        key: OrgKey,
+        mr: TrackedMergeRequest,
+        marker: Marker | None,
+        reason: str,
+        why: str,
+        file: str | None = None,
+    ) -> Action:
+        return Action(
+            org=key_text(key),
+            target="merge-request",
+            verb="close",
+            summary=f"close !{mr.iid} and delete its branch: {why}",
+            iid=mr.iid,
+            note=tracker.note(reason, file=file),
+            marker=replace(marker, drift=RESOLVED) if marker is not None else None,
+            state_event="close",
+            branch=mr.source_branch,
+            delete_branch=True,
+        )
+
+    def _merge_request(
+        self, key: OrgKey, org: OrgDrift, out: list[Action], issue_url: str | None
+    ) -> None:
+        found = self.index.mrs.get(key, [])
+        items = tracker.zendesk_owned(org)
+        text = self.ctx.files.get(org.file)
+        adoption = None
+        if org.status is OrgStatus.DRIFTED and items and text is not None:
+            try:
+                adoption = adopt(text, items)
+            except OrgWriteError as e:
+                self.notices.append(f"{key_text(key)}: no merge request: {e}")
+                return
+        if adoption is None or not adoption.changed:
+            for mr, marker in found:
+                out.append(
+                    self._close_mr(key, mr, marker, "mr-resolved", "the drift is gone", org.file)
+                )
+            return
+        drift = drift_hash(org.status, adoption.applied)
+        zendesk_url, file_url = self._org_links(org)
+        links = tracker.OrgLinks(zendesk_url=zendesk_url, file_url=file_url)
+        body = tracker.mr_body(org, links, adoption.applied, adoption.skipped, issue_url)
+        content_hash = _digest(adoption.text)
+        marker = Marker("adopt", key, drift, items=(f"file/{content_hash}",))
+        spec = self.specs.get(key)
+        path = spec.path if spec else org.file
+        commit_message = (
+            f"Adopt Zendesk's values for org {key[1]} ({inert.plain(org.name, limit=80)})\n\n"
+            + "\n".join(f"- {i.field}: {i.kind.value}" for i in adoption.applied)
+        )
+        branch = branch_for(key)
+        if found:
+            mr, old = found[0]
+            for extra, extra_marker in found[1:]:
+                out.append(
+                    self._close_mr(
+                        key, extra, extra_marker, "mr-resolved", f"duplicate of !{mr.iid}"
+                    )
+                )
+            self.mr_refs[key] = mr.web_url
+            same_file = old is not None and old.items == marker.items
+            if same_file and old is not None and old.body == body_hash(body):
+                return
+            out.append(
+                Action(
+                    org=key_text(key),
+                    target="merge-request",
+                    verb="update",
+                    summary=(
+                        f"update !{mr.iid}: Zendesk's values changed"
+                        if not same_file
+                        else f"update !{mr.iid}: new description"
+                    ),
+                    iid=mr.iid,
+                    body=body,
+                    marker=marker,
+                    note=tracker.note("mr-updated") if not same_file else None,
+                    branch=branch,
+                    file_path=path if not same_file else None,
+                    content=adoption.text if not same_file else None,
+                    commit_message=commit_message,
+                )
+            )
+            return
+        decided, previous = self._person_closed("adopt", key, drift)
+        if not decided:
+            self.mr_refs[key] = placeholder("adopt", key)
+            return
+        if isinstance(previous, Ack):
+            self._ack_ref(previous)
+            return
+        self.mr_refs[key] = placeholder("adopt", key)
+        out.append(
+            Action(
+                org=key_text(key),
+                target="merge-request",
+                verb="create",
+                summary=f"create on {branch}: {len(adoption.applied)} value(s) from Zendesk",
+                title=tracker.mr_title(org),
+                body=body,
+                marker=marker,
+                labels=self.labels,
+                branch=branch,
+                file_path=path,
+                content=adoption.text,
+                commit_message=commit_message,
+                provides=placeholder("adopt", key),
+            )
+        )
+
+    # -------------------------------------------------------------- dashboard
+
+    def dashboard(self) -> tuple[Action | None, str | None]:
+        if not self.combined.complete:
+            return None, "dashboard: not updated (the reports are partial)"
+        rows: list[tuple[int, str, int, tracker.DashboardRow]] = []
+        counts: dict[str, int] = {}
+        for key, spec in self.specs.items():
+            org = self.combined.orgs.get(key)
+            status = tracker.dashboard_status(org)
+            counts[status] = counts.get(status, 0) + 1
+            instance = self.settings.instances.get(spec.instance)
+            order = tracker.STATUS_ORDER.get(status, 9)
+            rows.append(
+                (
+                    order,
+                    spec.name.lower(),
+                    spec.org_id,
+                    tracker.DashboardRow(
+                        name=spec.name,
+                        instance=spec.instance,
+                        org_id=spec.org_id,
+                        zendesk_url=instance.agent_org_url(spec.org_id) if instance else "",
+                        file_name=tracker.file_name(spec.path),
+                        file_url=self.ctx.links.file(spec.path),
+                        status=tracker.status_cell(org),
+                        issue=_ref_cell(self.issue_refs.get(key), "#", self._acked("org", key)),
+                        mr=_ref_cell(self.mr_refs.get(key), "!", self._acked("adopt", key)),
+                        notes=tracker.notes_cell(org),
+                    ),
+                )
+            )
+        rows.sort(key=lambda r: r[:3])
+        states = ("drifted", "missing", "unknown", "suppressed", "in_sync", "not_checked")
+        summary = f"{len(rows)} orgs: " + ", ".join(
+            f"{counts.get(s, 0)} {s.replace('_', ' ')}"
+            for s in states
+            if counts.get(s) or s != "not_checked"
+        )
+        body = tracker.dashboard_body([r[3] for r in rows], summary, self.combined.checked_on)
+        acks = tuple(sorted(set(self.acks), key=lambda a: (a.kind, a.org)))
+        marker = Marker("dashboard", acks=acks)
+        title = self.settings.gitlab.dashboard_title
+        current = self.index.dashboard
+        if current is not None:
+            issue, old = current
+            if (
+                old.body == body_hash(body)
+                and old.acks == acks
+                and PLACEHOLDER_RE.search(body) is None
+            ):
+                return None, None
+            return (
+                Action(
+                    org="dashboard",
+                    target="dashboard",
+                    verb="update",
+                    summary=f"update #{issue.iid}: {summary}",
+                    iid=issue.iid,
+                    body=body,
+                    marker=marker,
+                ),
+                None,
+            )
+        answered, previous = self._history_dashboard()
+        if not answered:
+            return None, None
+        if previous is not None:
+            return (
+                Action(
+                    org="dashboard",
+                    target="dashboard",
+                    verb="reopen",
+                    summary=f"reopen #{previous.iid} (closed by a person) and update it: {summary}",
+                    iid=previous.iid,
+                    body=body,
+                    marker=marker,
+                    state_event="reopen",
+                ),
+                None,
+            )
+        return (
+            Action(
+                org="dashboard",
+                target="dashboard",
+                verb="create",
+                summary=f"create: {summary}",
+                title=title,
+                body=body,
+                marker=marker,
+                labels=self.labels,
+                confidential=self.settings.gitlab.confidential,
+                search=title,
+            ),
+            None,
+        )
+
+    def _history_dashboard(self) -> tuple[bool, Any]:
+        lookup = Lookup("dashboard")
+        if lookup not in self.state.history:
+            self.lookups.append(lookup)
+            return False, None
+        return True, self.state.history[lookup]
+
+    def _acked(self, kind: Kind, key: OrgKey) -> bool:
+        return any(a.kind == kind and a.org == key for a in self.acks)
+
+
+def _ref_cell(url: str | None, sigil: str, acked: bool) -> tracker.Inert:
+    if url is None:
+        return tracker.Inert("")
+    number = url.rstrip("/").rsplit("/", 1)[-1]
+    label = f"{sigil}{number}" if number.isdigit() else "new"
+    cell = f"[{label}]({url})"
+    if acked:
+        cell += " closed by a person"
+    return tracker.Inert(cell)
+
+
+def _change_note(before: Sequence[str], items: Sequence[DriftItem]) -> str:
+    """What changed between the items a description was written for and ``items``."""
+    old = {fp.rsplit("/", 1)[0]: fp for fp in before}
+    new_lines: list[str] = []
+    changed_lines: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        fp = item_fingerprint(item)
+        ident = fp.rsplit("/", 1)[0]
+        seen.add(ident)
+        if ident not in old:
+            new_lines.append(tracker.describe(item))
+        elif old[ident] != fp:
+            changed_lines.append(tracker.describe(item))
+    gone: dict[str, int] = {}
+    for ident in old:
+        if ident not in seen:
+            field_name = ident.split("/", 1)[0]
+            gone[field_name] = gone.get(field_name, 0) + 1
+    gone_lines = [
+        f"{inert.inline(f, table=False)}" + (f" ({n} items)" if n > 1 else "")
+        for f, n in sorted(gone.items())
+    ]
+    return tracker.note("changed", new=new_lines, changed=changed_lines, gone=gone_lines)
+
+
+def make_plan(
+    ctx: PlanContext,
+    combined: CombinedReport,
+    specs: Sequence[OrgSpec],
+    state: GitLabState,
+) -> Plan:
+    """Every action to take, per org, then the dashboard. ``Plan.lookups`` lists the questions
+    still to answer: when it is not empty, answer them into ``state.history`` and plan again
+    (the actions of a plan with open lookups are incomplete)."""
+    by_key = {s.key: s for s in specs}
+    index = _Index(state)
+    planner = _Planner(ctx, combined, by_key, state, index)
+    keys: dict[OrgKey, None] = dict.fromkeys(sorted(set(combined.orgs) | set(by_key)))
+    for kind_key in index.issues:
+        if kind_key[0] in ("org", "ops") and kind_key[1] is not None:
+            keys.setdefault(kind_key[1], None)
+    for key in index.mrs:
+        keys.setdefault(key, None)
+    plans: list[OrgPlan] = []
+    for key in sorted(keys):
+        plan = planner.org_plan(key, combined.orgs.get(key))
+        if plan is not None:
+            plans.append(plan)
+    dashboard, notice = planner.dashboard()
+    notices = [*planner.notices, *([notice] if notice else [])]
+    if not combined.complete:
+        notices.append(
+            "partial reports"
+            + (f" ({combined.partial_reason})" if combined.partial_reason else "")
+            + ": nothing is closed for orgs they do not cover"
+        )
+    return Plan(tuple(plans), dashboard, tuple(dict.fromkeys(planner.lookups)), tuple(notices))
