@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure  # noqa: E402
-from gen_orgs import generate  # noqa: E402
+from _measure import measure
+from gen_orgs import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -177,13 +177,11 @@ def main() -> None:
             f"result: {summary['in_sync']} in sync, {summary['drifted']} drifted, "
             f"{summary['unknown']} unknown"
         )
-        print(
-            f"requests                {requests}  ({requests / args.orgs:.3f} per org; target <= 1.02)"
-        )
+        per_org = requests / args.orgs
+        print(f"requests                {requests}  ({per_org:.3f} per org; target <= 1.02)")
         print(f"wall time               {run.seconds:6.1f} s")
-        print(
-            f"floor (requests/rate)   {floor:6.1f} s   ratio {run.seconds / floor:.2f}x (target <= 1.15x)"
-        )
+        ratio = run.seconds / floor
+        print(f"floor (requests/rate)   {floor:6.1f} s   ratio {ratio:.2f}x (target <= 1.15x)")
         print(f"429 responses           {report['zendesk_rate_limited']}")
         print(f"peak memory             {run.peak_rss_mb:6.0f} MB (checker process)")
         if args.baseline_orgs:

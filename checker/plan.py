@@ -179,6 +179,17 @@ class Marker:
         )
 
 
+def body_of(description: str) -> str:
+    """A description written by :func:`with_marker`, without its marker line."""
+    if Marker.parse(description) is None:
+        return description
+    return description.split("\n", 1)[1].lstrip("\n") if "\n" in description else ""
+
+
+def note_marker(key: str) -> str:
+    return f"<!-- {MARKER_TAG} note={key} -->"
+
+
 def with_marker(marker: Marker, body: str) -> str:
     """A full description: the marker (with the body's hash) and the body."""
     return f"{replace(marker, body=body_hash(body)).render()}\n\n{body}"
@@ -302,6 +313,8 @@ class Action:
     body: str | None = None
     marker: Marker | None = None
     note: str | None = None
+    #: identifies the note, so that a rerun after a failure does not post it twice
+    note_key: str | None = None
     state_event: Literal["close", "reopen"] | None = None
     assignee: str | None = None
     labels: tuple[str, ...] = ()
@@ -527,6 +540,8 @@ class _Planner:
                         summary=f"close #{issue.iid}: the org file was removed",
                         iid=issue.iid,
                         note=tracker.note("removed"),
+                        note_key=f"removed:{marker.drift}",
+                        body=body_of(issue.description),
                         marker=replace(marker, drift=RESOLVED),
                         state_event="close",
                         search=str(key[1]),
@@ -548,6 +563,8 @@ class _Planner:
             summary=f"close #{issue.iid}: the drift is gone",
             iid=issue.iid,
             note=tracker.note("resolved", file=org.file, date=self.combined.checked_on or None),
+            note_key=f"resolved:{marker.drift}",
+            body=body_of(issue.description),
             marker=replace(marker, drift=RESOLVED),
             state_event="close",
         )
@@ -565,6 +582,7 @@ class _Planner:
                     summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
                     iid=issue.iid,
                     note=f"Duplicate of {keep.web_url}; closing.\n",
+                    note_key=f"duplicate:{keep.iid}",
                     state_event="close",
                 )
             )
@@ -615,6 +633,7 @@ class _Planner:
                     body=body,
                     marker=Marker(kind, key, drift, items=fingerprints),
                     note=note,
+                    note_key=f"changed:{drift}" if note else None,
                     search=str(key[1]),
                 )
             )
@@ -730,6 +749,8 @@ class _Planner:
             summary=f"close !{mr.iid} and delete its branch: {why}",
             iid=mr.iid,
             note=tracker.note(reason, file=file),
+            note_key=f"{reason}:{marker.drift if marker else ''}",
+            body=body_of(mr.description) if marker is not None else None,
             marker=replace(marker, drift=RESOLVED) if marker is not None else None,
             state_event="close",
             branch=mr.source_branch,
@@ -794,6 +815,7 @@ class _Planner:
                     body=body,
                     marker=marker,
                     note=tracker.note("mr-updated") if not same_file else None,
+                    note_key=f"mr-updated:{content_hash}" if not same_file else None,
                     branch=branch,
                     file_path=path if not same_file else None,
                     content=adoption.text if not same_file else None,
