@@ -211,41 +211,58 @@ def _transplant(original: str, baseline: str, edited: str) -> str:
     """Apply the line changes baseline → edited onto ``original``.
 
     ``baseline`` is ruamel's rendering of the unchanged file, ``edited`` its rendering after the
-    edit. Where ruamel renders the original exactly, this is just ``edited``; where it would
-    reformat a line the edit did not touch, the original line is kept.
+    edit. Where ruamel renders the original exactly, this is just ``edited``. Where it would
+    reformat lines (``~`` written as ``null``, a list indented differently), those lines keep
+    their original form unless the edit touches them or sits right next to them: then the
+    whole reformatted stretch is taken from ``edited``, so that it stays consistent YAML.
     """
     if baseline == original:
         return edited
     old, base, new = (s.splitlines(keepends=True) for s in (original, baseline, edited))
-    aligned: dict[int, int] = {}
-    for tag, i1, i2, j1, _ in difflib.SequenceMatcher(
-        None, base, old, autojunk=False
-    ).get_opcodes():
-        if tag == "equal":
-            aligned.update({i1 + k: j1 + k for k in range(i2 - i1)})
-    replacements: list[tuple[int, int, list[str]]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
-        None, base, new, autojunk=False
-    ).get_opcodes():
+    align = difflib.SequenceMatcher(None, base, old, autojunk=False).get_opcodes()
+    change = difflib.SequenceMatcher(None, base, new, autojunk=False).get_opcodes()
+    unaligned = [(i1, i2) for tag, i1, i2, _, _ in align if tag != "equal"]
+    regions: list[list[int]] = []
+    for tag, i1, i2, _, _ in change:
         if tag == "equal":
             continue
-        if i1 == i2:
-            if i1 in aligned:
-                at = aligned[i1]
-            elif i1 - 1 in aligned:
-                at = aligned[i1 - 1] + 1
-            else:
-                raise OrgWriteError("the edit touches lines the YAML writer would reformat")
-            replacements.append((at, at, new[j1:j2]))
+        lo, hi = i1, i2
+        grown = True
+        while grown:
+            grown = False
+            for u1, u2 in unaligned:
+                # a reformatted block the region overlaps or touches: an insertion next to
+                # reformatted lines must be written in the same format as they are
+                if u1 <= hi and lo <= u2 and (u1 < lo or u2 > hi):
+                    lo, hi, grown = min(lo, u1), max(hi, u2), True
+        if regions and lo <= regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], hi)
+        else:
+            regions.append([lo, hi])
+    out = list(old)
+    for lo, hi in reversed(regions):
+        replacement = new[_map(change, lo, end=False) : _map(change, hi, end=True)]
+        out[_map(align, lo, end=False) : _map(align, hi, end=True)] = replacement
+    return "".join(out)
+
+
+Opcode = tuple[str, int, int, int, int]
+
+
+def _map(ops: Sequence[Opcode], i: int, *, end: bool) -> int:
+    """Line boundary ``i`` of a diff's first text, in its second. A start boundary stays before
+    lines inserted there, an end boundary goes after them."""
+    for _tag, i1, i2, j1, j2 in reversed(ops) if end else ops:
+        if not i1 <= i <= i2:
             continue
-        if not all(k in aligned for k in range(i1, i2)) or (
-            aligned[i2 - 1] - aligned[i1] != i2 - 1 - i1
-        ):
-            raise OrgWriteError("the edit touches lines the YAML writer would reformat")
-        replacements.append((aligned[i1], aligned[i2 - 1] + 1, new[j1:j2]))
-    for start, end, lines in sorted(replacements, reverse=True):
-        old[start:end] = lines
-    return "".join(old)
+        if _tag == "equal":
+            return j1 + (i - i1)
+        if i == i1 and (i1 != i2 or not end):
+            return j1
+        if i == i2:
+            return j2
+        raise OrgWriteError("the edit touches lines the YAML writer would reformat")
+    return i
 
 
 def _check_same_data(yaml: YAML, text: str, edited: str) -> None:

@@ -373,7 +373,7 @@ def placeholder(kind: Kind, org: OrgKey | None) -> str:
     return f"\x00pending:{kind}:{key_text(org) if org else '-'}\x00"
 
 
-PLACEHOLDER_RE = re.compile(r"\x00pending:[a-z]+:[^\x00]*\x00")
+PLACEHOLDER_RE = tracker.PLACEHOLDER_RE
 
 
 # --------------------------------------------------------------------------- the planner
@@ -875,8 +875,8 @@ class _Planner:
                         file_name=tracker.file_name(spec.path),
                         file_url=self.ctx.links.file(spec.path),
                         status=tracker.status_cell(org),
-                        issue=_ref_cell(self.issue_refs.get(key), "#", self._acked("org", key)),
-                        mr=_ref_cell(self.mr_refs.get(key), "!", self._acked("adopt", key)),
+                        issue=_ref_cell(self.issue_refs.get(key), self._acked("org", key)),
+                        mr=_ref_cell(self.mr_refs.get(key), self._acked("adopt", key)),
                         notes=tracker.notes_cell(org),
                     ),
                 )
@@ -957,12 +957,12 @@ class _Planner:
         return any(a.kind == kind and a.org == key for a in self.acks)
 
 
-def _ref_cell(url: str | None, sigil: str, acked: bool) -> tracker.Inert:
+def _ref_cell(url: str | None, acked: bool) -> tracker.Inert:
     if url is None:
         return tracker.Inert("")
-    number = url.rstrip("/").rsplit("/", 1)[-1]
-    label = f"{sigil}{number}" if number.isdigit() else "new"
-    cell = f"[{label}]({url})"
+    # A bare issue or merge request URL: GitLab shows it as its reference (#12, !3). The text
+    # must not depend on the number, which is unknown while the thing is still to be created.
+    cell = url if url.startswith("\x00") else inert.url(url) or ""
     if acked:
         cell += " closed by a person"
     return tracker.Inert(cell)
@@ -988,7 +988,7 @@ def _change_note(before: Sequence[str], items: Sequence[DriftItem]) -> str:
             field_name = ident.split("/", 1)[0]
             gone[field_name] = gone.get(field_name, 0) + 1
     gone_lines = [
-        f"{inert.inline(f, table=False)}" + (f" ({n} items)" if n > 1 else "")
+        tracker.Inert(inert.inline(f, table=False) + (f" ({n} items)" if n > 1 else ""))
         for f, n in sorted(gone.items())
     ]
     return tracker.note("changed", new=new_lines, changed=changed_lines, gone=gone_lines)

@@ -17,6 +17,7 @@ What it guarantees to the rest of the product:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import threading
@@ -100,7 +101,8 @@ class Pacer:
     """Spaces requests to an allowed rate, shared by all worker threads.
 
     The allowed rate is ``limit × share`` per minute; it is lowered while the account's
-    ``Remaining`` is low (other tools are busy too) and paused after a 429.
+    ``Remaining`` is low (other tools are busy too) and paused after a 429. Slots are taken
+    when they are due, not reserved ahead, so a better-known limit applies at once.
     """
 
     def __init__(
@@ -110,8 +112,8 @@ class Pacer:
         self.limit = limit or FALLBACK_RATE_LIMIT
         self._limit_known = limit is not None
         self._clock = clock
-        self._lock = threading.Lock()
-        self._next = clock()
+        self._cond = threading.Condition()
+        self._last = -math.inf
         self._factor = 1.0
         self._paused_until = 0.0
         self.rate_limited = 0
@@ -121,31 +123,38 @@ class Pacer:
         return 60.0 / (self.limit * self.share * self._factor)
 
     def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            # Slots missed while workers were busy may be used late, up to BURST of them:
-            # the rate over any minute stays within the share, and pacing loses no time.
-            slot = max(self._next, now - self.interval * BURST, self._paused_until)
-            self._next = slot + self.interval
-        delay = slot - now
-        if delay > 0:
-            time.sleep(delay)
+        with self._cond:
+            while True:
+                now = self._clock()
+                # Slots missed while workers were busy may be used late, up to BURST of them:
+                # the rate over any minute stays within the share, and pacing loses no time.
+                slot = max(
+                    self._last + self.interval, now - self.interval * BURST, self._paused_until
+                )
+                if slot <= now:
+                    self._last = slot
+                    return
+                self._cond.wait(slot - now)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         limit = _int_header(headers, "X-Rate-Limit") or _int_header(headers, "ratelimit-limit")
         remaining = _int_header(headers, "X-Rate-Limit-Remaining")
         if remaining is None:
             remaining = _int_header(headers, "ratelimit-remaining")
-        with self._lock:
+        with self._cond:
+            before = self.interval
             if limit and not self._limit_known:
                 self.limit = limit
+                self._limit_known = True
             if remaining is not None and self.limit:
                 left = remaining / self.limit
                 # Leave room for the support team's tools when the account runs low.
                 self._factor = 1.0 if left >= 0.2 else 0.5 if left >= 0.1 else 0.2
+            if self.interval < before:
+                self._cond.notify_all()
 
     def pause(self, seconds: float) -> None:
-        with self._lock:
+        with self._cond:
             self.rate_limited += 1
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 

@@ -5,7 +5,9 @@
 #   1. validate on the repository's own config/orgs/        -> must pass (installs with pip)
 #   2. validate on a copy with a broken org file            -> must fail, leaving both reports
 #   3. a scheduled pipeline (3 drift shards + reconcile) against the fake Zendesk and GitLab
-#      servers on loopback -> the expected issues exist; a second run writes nothing
+#      servers on loopback -> the expected issues exist; a second run writes nothing;
+#      3b. with one Zendesk instance unreachable -> that shard fails (exit 4) but uploads its
+#      report, reconcile still runs and leaves the unknown org's issue alone
 #   4. the merge-request preview job: without Zendesk credentials it says so and passes;
 #      with them, against the fakes, it leaves exactly one note (run twice)
 #
@@ -268,12 +270,12 @@ sys.exit(1 if problems else 0)
 PY
 }
 
-# check_drift_reports ARTIFACTS_ROOT SHARDS: one report per shard, every org once, statuses
-# as tests/pipeline/*.json intend.
+# check_drift_reports ARTIFACTS_ROOT SHARDS [HARBOR_STATUS]: one report per shard, every org
+# once, statuses as tests/pipeline/*.json intend (Harbor Federal's: "drifted" unless given).
 check_drift_reports() {
-	"${PYTHON}" - "$1" "$2" <<'PY'
+	"${PYTHON}" - "$1" "$2" "${3:-drifted}" <<'PY'
 import json, pathlib, sys
-root, shards = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+root, shards, harbor = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 found = sorted(root.glob("*/reports/drift-*.json"))
 names = sorted(p.name for p in found)
 problems = []
@@ -287,7 +289,7 @@ for path in found:
         if org["org_id"] in statuses:
             problems.append(f"org {org['org_id']} is in two shards")
         statuses[org["org_id"]] = org["status"]
-expected = {360001234501: "in_sync", 360001234502: "drifted", 9100042: "drifted"}
+expected = {360001234501: "in_sync", 360001234502: "drifted", 9100042: harbor}
 if statuses != expected:
     problems.append(f"org statuses {statuses}, expected {expected}")
 print("; ".join(problems) if problems else f"ok: {len(found)} shard reports, statuses {statuses}")
@@ -295,16 +297,20 @@ sys.exit(1 if problems else 0)
 PY
 }
 
+# Issues and merge requests are matched to orgs by their titles (which name the org), never by
+# descriptions: a dashboard issue lists every org, in sync or not.
+ORG_MATCHER='
+def mentions(record, org_id, name, file):
+    title = record.get("title") or ""
+    return str(org_id) in title or name in title or file in title
+'
+
 # check_gitlab_issues STATE_JSON: issues for the two drifted orgs, nothing for the one in sync.
 check_gitlab_issues() {
-	"${PYTHON}" - "$1" <<'PY'
+	"${PYTHON}" - "$1" "${ORG_MATCHER}" <<'PY'
 import json, pathlib, sys
 state = json.loads(pathlib.Path(sys.argv[1]).read_text(encoding="utf-8"))
-def text(record):
-    return f"{record.get('title') or ''}\n{record.get('description') or ''}"
-def mentions(record, org_id, name, file):
-    t = text(record)
-    return str(org_id) in t or name in t or file in t
+exec(sys.argv[2])
 issues = [i for i in state.get("issues", []) if i.get("state") == "opened"]
 mrs = [m for m in state.get("merge_requests", []) if m.get("iid") != 1]
 orgs = {
@@ -333,6 +339,34 @@ import json, pathlib, sys
 a, b = (json.loads(pathlib.Path(p).read_text(encoding="utf-8")) for p in sys.argv[1:3])
 diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 print(f"changed: {', '.join(diff)}" if diff else "ok: identical")
+sys.exit(1 if diff else 0)
+PY
+}
+
+# same_org_records A B: the issues and merge requests about the three orgs are the same in both
+# dumps (state, title, description, labels); the seed's merge request !1 is not one of them.
+same_org_records() {
+	"${PYTHON}" - "$1" "$2" "${ORG_MATCHER}" <<'PY'
+import json, pathlib, sys
+exec(sys.argv[3])
+orgs = [
+    (360001234502, "Bluepeak Analytics", "bluepeak-analytics.yaml"),
+    (9100042, "Harbor Federal Services", "harbor-federal.yaml"),
+    (360001234501, "Northwind Logistics", "northwind-logistics.yaml"),
+]
+def records(path):
+    state = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
+    out = {}
+    for kind in ("issues", "merge_requests"):
+        for r in state.get(kind, []):
+            if kind == "merge_requests" and r.get("iid") == 1:
+                continue
+            if any(mentions(r, *org) for org in orgs):
+                out[(kind, r["iid"])] = (r.get("state"), r.get("title"), r.get("description"), r.get("labels"))
+    return out
+a, b = records(sys.argv[1]), records(sys.argv[2])
+diff = sorted(f"{k[0]} {k[1]}" for k in set(a) | set(b) if a.get(k) != b.get(k))
+print(f"changed: {', '.join(diff)}" if diff else f"ok: {len(a)} org issues and merge requests unchanged")
 sys.exit(1 if diff else 0)
 PY
 }
@@ -508,6 +542,39 @@ scenario_schedule() {
 		fi
 		state_in="${state_out}"
 	done
+
+	# 3b: the us-gov instance does not answer. Its shard fails (exit 4) but still uploads its
+	# report; reconcile runs anyway (when: always), and leaves the unknown org's issue alone.
+	say "scenario 3b: scheduled pipeline while the us-gov Zendesk does not answer"
+	local log="${WORK}/s3-unreachable.log" state_out="${WORK}/gitlab-after-unreachable.json"
+	local dead_port vars=() item
+	dead_port="$("${PYTHON}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+	start_gitlab "${state_in}" "${state_out}"
+	fake_variables
+	for item in "${FAKE_VARS[@]}"; do
+		case "${item}" in
+		ZENDESK_US_GOV_URL=*) vars+=("ZENDESK_US_GOV_URL=http://127.0.0.1:${dead_port}") ;;
+		*) vars+=("${item}") ;;
+		esac
+	done
+	rm -rf "${repo}/.gitlab-ci-local/artifacts"
+	rc=0
+	gcl "${repo}" "${log}" --variable CI_PIPELINE_SOURCE=schedule "${vars[@]}" "${GITLAB_VARS[@]}" || rc=$?
+	stop_server "${GL_PID}"
+	LAST_GITLAB_STATE="${state_out}"
+	if [ "${rc}" -eq 0 ] || ! grep -qE "FAIL +drift: \[[0-9]/3\]" "${log}"; then
+		show_log "${log}" 60
+		fail "3b: an unreachable Zendesk did not fail its drift shard (pipeline exit ${rc})"
+	elif ! grep -q "PASS  *reconcile" "${log}"; then
+		show_log "${log}" 60
+		fail "3b: reconcile did not run (and pass) after a shard that could not check"
+	elif ! check="$(check_drift_reports "${repo}/.gitlab-ci-local/artifacts" 3 unknown)"; then
+		fail "3b: the shard reports are wrong: ${check}"
+	elif ! check="$(same_org_records "${state_in}" "${state_out}")"; then
+		fail "3b: reconcile changed the orgs' issues although only an unknown org changed (${check})"
+	else
+		pass "3b: a shard that could not check fails, keeps its report, and reconcile leaves the unknown org alone"
+	fi
 }
 
 scenario_preview() {

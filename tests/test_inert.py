@@ -173,9 +173,7 @@ def test_block_is_an_indented_code_block(text: str) -> None:
     # Inside the block every visible line is the text's own line, verbatim.
     if "\x00" not in text and "\u202e" not in text:
         content = [line[4:] for line in lines]
-        originals = [
-            ln if ln.strip() else "" for ln in re.split(r"\r\n|[\r\n\u2028]", text)
-        ]
+        originals = [ln if ln.strip() else "" for ln in re.split(r"\r\n|[\r\n\u2028]", text)]
         while originals and not originals[-1]:
             originals.pop()
         while originals and not originals[0]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,8 +87,21 @@ def _text(value: object) -> Inert:
     return Inert("*(none)*") if value is None else Inert(inert.inline(value, table=False))
 
 
+#: stands for the web URL of something created earlier in the same run (see checker.plan)
+PLACEHOLDER_RE = re.compile(r"\x00pending:[a-z]+:[^\x00]*\x00")
+
+
 def _url(value: object) -> Inert:
+    if isinstance(value, str) and PLACEHOLDER_RE.fullmatch(value):
+        return Inert(value)  # filled with a real URL when the thing has been created
     return Inert(inert.url(value) or "")
+
+
+def _ours(value: object) -> Inert:
+    """Text this module composed from inert pieces: it must already be :class:`Inert`."""
+    if isinstance(value, Inert):
+        return value
+    raise TypeError(f"{value!r} is not Inert text: compose it with checker.render.inert")
 
 
 def _handle(value: object) -> Inert:
@@ -112,7 +126,7 @@ def _env() -> jinja2.Environment:
         block=lambda v: Inert(inert.block(v)),
         url=_url,
         handle=_handle,
-        ours=lambda v: v if isinstance(v, Inert) else Inert(str(v)),
+        ours=_ours,
     )
     return env
 
@@ -178,14 +192,14 @@ def describe(item: DriftItem) -> Inert:
 class ItemView:
     field: str
     item: str | None
-    what: str
+    what: Inert
     expected: Scalar
     actual: Scalar
     expected_raw: Scalar
     actual_raw: Scalar
     multiline: bool
     truth: str
-    truth_label: str
+    truth_label: Inert
     file_url: str
 
 
@@ -199,14 +213,14 @@ def item_view(item: DriftItem, file_url: str) -> ItemView:
     return ItemView(
         field=item.field,
         item=item.item,
-        what=_KIND_LABEL.get(item.kind, item.kind.value),
+        what=Inert(_KIND_LABEL.get(item.kind, item.kind.value)),
         expected=shown if multiline and item.expected is not None else item.expected,
         actual=shown if multiline and item.actual is not None else item.actual,
         expected_raw=item.expected,
         actual_raw=item.actual,
         multiline=multiline,
         truth=item.truth,
-        truth_label=_TRUTH_LABEL.get(item.truth, item.truth),
+        truth_label=Inert(_TRUTH_LABEL.get(item.truth, inert.inline(item.truth))),
         file_url=file_url,
     )
 
@@ -285,7 +299,7 @@ def support_request(org: OrgDrift, zendesk_url: str) -> Inert | None:
             refs.append(ref)
     return render(
         "support_request.md.j2",
-        context=SEED_CONTEXT if only_am else GENERIC_CONTEXT,
+        context=Inert(SEED_CONTEXT if only_am else GENERIC_CONTEXT),
         zendesk_url=zendesk_url,
         lines=[_request_line(i, org) for i in items],
         refs=refs,

@@ -1,0 +1,619 @@
+"""``checker reconcile``: drift reports → GitLab issues, merge requests and the dashboard.
+
+The run reads what GitLab holds (one paginated listing each of open drift issues, open merge
+requests and, when configured, open support-ops requests), plans everything
+(:mod:`checker.plan`, pure), prints the plan per org, then carries it out through one writer:
+:class:`GitLabWriter`, or :class:`DryRunWriter` for ``--dry-run``. Nothing else writes.
+
+Failures are data. A GitLab error on one org is recorded and the next org is tried; after an
+authentication error, or several orgs in a row finding GitLab unavailable, the remaining orgs
+are not attempted (nothing would succeed). The outcome says whether the run was incomplete.
+
+Reruns are safe: every create is preceded by a lookup (the listings, or a search for the marker),
+creates are sent without client retries, and after an uncertain failure the writer looks for
+what the server may have stored before trying again. Notes carry a key and are not posted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from checker import plan as planning
+from checker.gitlab import (
+    FileChange,
+    GitLabAuthError,
+    GitLabConfig,
+    GitLabError,
+    GitLabPort,
+    GitLabProject,
+    GitLabRejected,
+    GitLabUnavailable,
+    NewIssue,
+    NewMergeRequest,
+    ProjectInfo,
+    TrackedIssue,
+    TrackedMergeRequest,
+    connect,
+)
+from checker.models import DriftReport, OrgSpec
+from checker.plan import (
+    PLACEHOLDER_RE,
+    Action,
+    CombinedReport,
+    GitLabState,
+    Lookup,
+    Marker,
+    Plan,
+    PlanContext,
+    ReportSetError,
+    note_marker,
+    with_marker,
+)
+from checker.render.tracker import Links
+from checker.report import ReportError, from_json
+from checker.settings import Settings
+
+__all__ = [
+    "ActionResult",
+    "DryRunWriter",
+    "GitLabWriter",
+    "ReconcileInputError",
+    "ReconcileOutcome",
+    "connect_from_env",
+    "load_reports",
+    "run_reconcile",
+]
+
+#: orgs in a row that found GitLab unavailable before the rest is given up
+UNAVAILABLE_LIMIT = 3
+#: attempts of one create (each after looking for what an uncertain failure may have stored)
+CREATE_ATTEMPTS = 3
+
+Status = Literal["done", "failed", "skipped", "dry-run"]
+
+
+class ReconcileInputError(Exception):
+    """The reports cannot be used (unreadable, invalid, or not one complete set of shards)."""
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def load_reports(paths: Sequence[Path]) -> list[DriftReport]:
+    """Read the drift reports of one run and check they form one set (see :func:`plan.combine`).
+
+    Raises :class:`ReconcileInputError` with a one-line reason naming the file.
+    """
+    if not paths:
+        raise ReconcileInputError("no drift report given")
+    reports: list[DriftReport] = []
+    versions: dict[object, str] = {}
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ReconcileInputError(f"{path}: cannot read: {e.strerror}") from None
+        try:
+            version = json.loads(text).get("schema_version")
+        except (ValueError, AttributeError):
+            version = None
+        versions.setdefault(version, str(path))
+        if len(versions) > 1:
+            (first, first_path), (second, second_path) = list(versions.items())[:2]
+            raise ReconcileInputError(
+                f"the reports have different schema versions: {first_path} has {first!r}, "
+                f"{second_path} has {second!r}; make them with the same checker version"
+            )
+        try:
+            reports.append(from_json(text))
+        except ReportError as e:
+            raise ReconcileInputError(f"{path}: {e}") from None
+    try:
+        planning.combine(reports, [str(p) for p in paths])
+    except ReportSetError as e:
+        raise ReconcileInputError(str(e)) from None
+    return reports
+
+
+def connect_from_env(environ: Mapping[str, str], settings: Settings) -> GitLabProject:
+    """The GitLab project named by ``GITLAB_URL``/``GITLAB_TOKEN``/``GITLAB_PROJECT`` (CI
+    defaults apply). Raises :class:`checker.gitlab.GitLabConfigError` naming what is missing."""
+    return connect(GitLabConfig.from_env(environ), timeout=settings.request_timeout)
+
+
+# --------------------------------------------------------------------------- outcome
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    action: Action
+    status: Status
+    url: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.action.as_dict(),
+            "status": self.status,
+            "url": self.url,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileOutcome:
+    """What a run did. ``incomplete``: something planned was not done (the CLI's exit 4)."""
+
+    dry_run: bool
+    complete_reports: bool
+    results: tuple[ActionResult, ...]
+    #: (org, message) for every org whose actions failed or were not attempted
+    failures: tuple[tuple[str, str], ...] = ()
+    notices: tuple[str, ...] = ()
+    unchanged_orgs: int = 0
+
+    @property
+    def incomplete(self) -> bool:
+        return any(r.status in ("failed", "skipped") for r in self.results)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    def counts(self) -> dict[str, int]:
+        by_verb: dict[str, int] = {}
+        for r in self.results:
+            by_verb[r.action.verb] = by_verb.get(r.action.verb, 0) + 1
+        return {
+            "planned": len(self.results),
+            "done": self.count("done"),
+            "failed": self.count("failed"),
+            "skipped": self.count("skipped"),
+            "unchanged_orgs": self.unchanged_orgs,
+            **{f"planned_{verb}": n for verb, n in sorted(by_verb.items())},
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able, for a CI artifact: the counts and the executed plan."""
+        return {
+            "dry_run": self.dry_run,
+            "complete_reports": self.complete_reports,
+            "incomplete": self.incomplete,
+            "counts": self.counts(),
+            "failures": [{"org": org, "error": msg} for org, msg in self.failures],
+            "notices": list(self.notices),
+            "actions": [r.as_dict() for r in self.results],
+        }
+
+
+# --------------------------------------------------------------------------- writers
+
+
+class Writer(Protocol):
+    """Carries out one action; returns the web URL of what it created (or None)."""
+
+    def execute(self, action: Action, urls: Mapping[str, str]) -> str | None: ...
+
+
+class DryRunWriter:
+    """Writes nothing: ``--dry-run``."""
+
+    def execute(self, action: Action, urls: Mapping[str, str]) -> str | None:
+        return None
+
+
+class GitLabWriter:
+    """Carries out actions against GitLab, idempotently (see the module docstring)."""
+
+    def __init__(
+        self,
+        project: GitLabPort,
+        info: ProjectInfo,
+        ops: GitLabPort | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._project = project
+        self._info = info
+        self._ops = ops
+        self._sleep = sleep
+
+    def execute(self, action: Action, urls: Mapping[str, str]) -> str | None:
+        port = self._ops if action.target == "support-ops" and self._ops else self._project
+        description = self._description(action, urls)
+        if action.target == "merge-request":
+            return self._merge_request(port, action, description)
+        return self._issue(port, action, description)
+
+    def _description(self, action: Action, urls: Mapping[str, str]) -> str | None:
+        if action.body is None or action.marker is None:
+            return None
+        fallback = f"{self._info.web_url}/-/issues"
+        body = PLACEHOLDER_RE.sub(lambda m: urls.get(m.group(), fallback), action.body)
+        return with_marker(action.marker, body)
+
+    # ------------------------------------------------------------------ issues
+
+    def _issue(self, port: GitLabPort, action: Action, description: str | None) -> str | None:
+        if action.verb == "create":
+            assert description is not None and action.title is not None
+            assignees: tuple[int, ...] = ()
+            if action.assignee:
+                user = port.user_id(action.assignee)
+                assignees = (user,) if user is not None else ()
+            new = NewIssue(
+                title=action.title,
+                description=description,
+                labels=action.labels,
+                confidential=action.confidential,
+                assignee_ids=assignees,
+            )
+            return self._create_once(
+                lambda: port.create_issue(new).web_url,
+                lambda: self._find_issue(port, action),
+            )
+        assert action.iid is not None
+        if action.note:
+            self._note_once(port, "issue", action.iid, action)
+        port.update_issue(action.iid, description=description, state_event=action.state_event)
+        return None
+
+    def _find_issue(self, port: GitLabPort, action: Action) -> str | None:
+        """The open issue an uncertain create may have stored: same marker kind and org."""
+        assert action.marker is not None
+        label = action.labels[0] if action.labels else ""
+        for issue in port.search_issues(action.search or "", label=label, state="opened"):
+            marker = Marker.parse(issue.description)
+            if marker and (marker.kind, marker.org) == (action.marker.kind, action.marker.org):
+                return issue.web_url
+        return None
+
+    def _create_once(self, create: Callable[[], str], find: Callable[[], str | None]) -> str:
+        """Create, and after a failure that may have stored it, look before trying again."""
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                return create()
+            except GitLabUnavailable:
+                found = find()
+                if found is not None:
+                    return found
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                self._sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_once(
+        self, port: GitLabPort, on: Literal["issue", "merge_request"], iid: int, action: Action
+    ) -> None:
+        assert action.note is not None
+        body = action.note
+        if action.note_key:
+            marker = note_marker(action.note_key)
+            if any(n.split("\n", 1)[0].strip() == marker for n in port.recent_notes(on, iid)):
+                return  # posted by an earlier, interrupted run
+            body = f"{marker}\n{body}"
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                port.add_note(on, iid, body)
+                return
+            except GitLabUnavailable:
+                if action.note_key and any(
+                    n.split("\n", 1)[0].strip() == note_marker(action.note_key)
+                    for n in port.recent_notes(on, iid)
+                ):
+                    return
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                self._sleep(0.5 * 2**attempt)
+
+    # ------------------------------------------------------------------ merge requests
+
+    def _merge_request(
+        self, port: GitLabPort, action: Action, description: str | None
+    ) -> str | None:
+        assert action.branch is not None
+        if action.verb == "close":
+            assert action.iid is not None
+            if action.note:
+                self._note_once(port, "merge_request", action.iid, action)
+            port.update_merge_request(action.iid, description=description, state_event="close")
+            port.delete_branch(action.branch)
+            return None
+        if action.content is not None and action.file_path is not None:
+            # Rebuilt from the default branch each time: the branch holds exactly one commit
+            # on top of it, whatever an earlier (possibly interrupted) run left there.
+            port.commit(
+                branch=action.branch,
+                start_branch=self._info.default_branch,
+                message=action.commit_message or "Adopt Zendesk's values",
+                changes=[FileChange(action.file_path, action.content)],
+            )
+        if action.verb == "update":
+            assert action.iid is not None
+            if action.note:
+                self._note_once(port, "merge_request", action.iid, action)
+            port.update_merge_request(action.iid, description=description)
+            return None
+        assert description is not None and action.title is not None
+        new = NewMergeRequest(
+            source_branch=action.branch,
+            target_branch=self._info.default_branch,
+            title=action.title,
+            description=description,
+            labels=action.labels,
+        )
+
+        def find() -> str | None:
+            found = port.merge_requests_for_branch(action.branch or "", state="opened")
+            return found[0].web_url if found else None
+
+        def create() -> str:
+            try:
+                return port.create_merge_request(new).web_url
+            except GitLabRejected:
+                # 409: an open merge request from this branch exists (an earlier attempt)
+                found = find()
+                if found is None:
+                    raise
+                return found
+
+        return self._create_once(create, find)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _repo_path(path: str, root: Path) -> str:
+    """An org file's path relative to the repository root (where GitLab knows it)."""
+    p = Path(path)
+    try:
+        absolute = p if p.is_absolute() else (Path.cwd() / p)
+        return absolute.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return p.as_posix()
+
+
+def _read_state(settings: Settings, project: GitLabPort, ops: GitLabPort | None) -> GitLabState:
+    label = settings.gitlab.labels[0]
+    info = project.info()
+    ops_info = ops.info() if ops is not None else None
+    same = ops_info is not None and ops_info.id == info.id
+    return GitLabState(
+        project=info,
+        issues=tuple(project.open_issues(label)),
+        merge_requests=tuple(project.open_merge_requests(label)),
+        ops_project=ops_info,
+        ops_issues=tuple(ops.open_issues(label)) if ops is not None and not same else (),
+    )
+
+
+def _newest_with_marker(
+    items: Sequence[TrackedIssue] | Sequence[TrackedMergeRequest], lookup: Lookup
+) -> TrackedIssue | TrackedMergeRequest | None:
+    best: TrackedIssue | TrackedMergeRequest | None = None
+    for item in items:
+        marker = Marker.parse(item.description)
+        if marker is None or marker.kind != lookup.kind or marker.org != lookup.org:
+            continue
+        if best is None or item.iid > best.iid:
+            best = item
+    return best
+
+
+def _answer(
+    lookups: Sequence[Lookup],
+    settings: Settings,
+    project: GitLabPort,
+    ops: GitLabPort | None,
+) -> dict[Lookup, TrackedIssue | TrackedMergeRequest | None]:
+    """Answer the planner's questions with as few requests as possible: one listing of closed
+    things when it is shorter than one search per question."""
+    label = settings.gitlab.labels[0]
+    answers: dict[Lookup, TrackedIssue | TrackedMergeRequest | None] = {}
+    groups: dict[str, list[Lookup]] = {}
+    for lookup in lookups:
+        groups.setdefault("mr" if lookup.kind == "adopt" else lookup.kind, []).append(lookup)
+    for group, wanted in groups.items():
+        port = ops if group == "ops" and ops is not None else project
+        listed: Sequence[TrackedIssue] | Sequence[TrackedMergeRequest] | None
+        if group == "mr":
+            listed = port.closed_merge_requests(label, max_pages=len(wanted))
+        else:
+            listed = port.closed_issues(label, max_pages=len(wanted))
+        for lookup in wanted:
+            if listed is not None:
+                answers[lookup] = _newest_with_marker(listed, lookup)
+            elif lookup.kind == "adopt":
+                assert lookup.org is not None
+                found = port.merge_requests_for_branch(
+                    planning.branch_for(lookup.org), state="closed"
+                )
+                answers[lookup] = _newest_with_marker(found, lookup)
+            else:
+                text = settings.gitlab.dashboard_title if lookup.org is None else str(lookup.org[1])
+                found_issues = port.search_issues(text, label=label, state="closed")
+                answers[lookup] = _newest_with_marker(found_issues, lookup)
+    return answers
+
+
+def _print_plan(plan: Plan, out: Callable[[str], None], unchanged: int) -> None:
+    for org_plan in plan.orgs:
+        out(f"{org_plan.org}{' ' + org_plan.name if org_plan.name else ''}")
+        for action in org_plan.actions:
+            out(f"  {action.target}: {action.summary}")
+    if plan.dashboard is not None:
+        out(f"dashboard: {plan.dashboard.summary}")
+    for notice in plan.notices:
+        out(notice)
+    verbs: dict[str, int] = {}
+    for action in plan.actions:
+        verbs[action.verb] = verbs.get(action.verb, 0) + 1
+    out(
+        "plan: "
+        + ", ".join(
+            f"{verbs.get(v, 0)} {label}"
+            for v, label in (
+                ("create", "to create"),
+                ("update", "to update"),
+                ("comment", "comments"),
+                ("close", "to close"),
+                ("reopen", "to reopen"),
+            )
+        )
+        + f"; {unchanged} org{'s' if unchanged != 1 else ''} need nothing"
+    )
+
+
+def run_reconcile(
+    settings: Settings,
+    reports: list[DriftReport],
+    specs: Sequence[OrgSpec],
+    gitlab: GitLabPort,
+    *,
+    dry_run: bool,
+    out: Callable[[str], None],
+    environ: Mapping[str, str] | None = None,
+    read_file: Callable[[str], str | None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ReconcileOutcome:
+    """Plan every GitLab action for ``reports`` (shards of one run), print the plan, and carry
+    it out unless ``dry_run``.
+
+    Raises :class:`ReconcileInputError` when the reports are not one set, and
+    :class:`checker.gitlab.GitLabError` when GitLab cannot be read at all (nothing planned);
+    failures while writing are recorded per org in the outcome instead.
+    ``read_file`` reads an org file by its repository path (default: below the folder holding
+    ``settings.config_dir``); ``environ`` supplies ``CI_PROJECT_URL`` (default: os.environ).
+    """
+    env = os.environ if environ is None else environ
+
+    def say(line: str) -> None:
+        out(gitlab.scrub(line))
+
+    try:
+        combined: CombinedReport = planning.combine(reports)
+    except ReportSetError as e:
+        raise ReconcileInputError(str(e)) from None
+    root = settings.config_dir.parent
+    specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
+    combined = replace(
+        combined,
+        orgs={k: replace(o, file=_repo_path(o.file, root)) for k, o in combined.orgs.items()},
+    )
+    reader = read_file or (lambda p: _read_text(root / p))
+    files = {p: text for p in planning.files_needed(combined) if (text := reader(p)) is not None}
+
+    ops_ref = settings.gitlab.support_ops_project
+    ops = gitlab.for_project(ops_ref) if ops_ref else None
+    state = _read_state(settings, gitlab, ops)
+    repository_url = (
+        settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
+    )
+    ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
+    plan = planning.make_plan(ctx, combined, specs, state)
+    if plan.lookups:
+        history = _answer(plan.lookups, settings, gitlab, ops)
+        state = replace(state, history=history)
+        plan = planning.make_plan(ctx, combined, specs, state)
+    touched = {p.org for p in plan.orgs}
+    keys = {planning.key_text(k) for k in combined.orgs} | {planning.key_text(s.key) for s in specs}
+    unchanged = len(keys - touched)
+    _print_plan(plan, say, unchanged)
+
+    writer: Writer = (
+        DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
+    )
+    results, failures = _execute(plan, writer, dry_run, say)
+    outcome = ReconcileOutcome(
+        dry_run=dry_run,
+        complete_reports=combined.complete,
+        results=tuple(results),
+        failures=tuple(failures),
+        notices=plan.notices,
+        unchanged_orgs=unchanged,
+    )
+    if not dry_run and results:
+        say(
+            f"done: {outcome.count('done')} of {len(results)} actions"
+            + (
+                f"; {outcome.count('failed')} failed, {outcome.count('skipped')} not attempted"
+                if outcome.incomplete
+                else ""
+            )
+        )
+    return outcome
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+@dataclass
+class _Breaker:
+    """Stops attempting orgs once GitLab clearly cannot be written to."""
+
+    consecutive_unavailable: int = 0
+    reason: str | None = None
+
+    def record(self, error: GitLabError | None) -> None:
+        if error is None:
+            self.consecutive_unavailable = 0
+        elif isinstance(error, GitLabAuthError):
+            self.reason = f"GitLab refused the token: {error}"
+        elif isinstance(error, GitLabUnavailable):
+            self.consecutive_unavailable += 1
+            if self.consecutive_unavailable >= UNAVAILABLE_LIMIT:
+                self.reason = f"GitLab unavailable for {UNAVAILABLE_LIMIT} orgs in a row"
+
+
+@dataclass
+class _Run:
+    results: list[ActionResult] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+
+
+def _execute(
+    plan: Plan, writer: Writer, dry_run: bool, say: Callable[[str], None]
+) -> tuple[list[ActionResult], list[tuple[str, str]]]:
+    run = _Run()
+    breaker = _Breaker()
+    groups: list[tuple[str, tuple[Action, ...]]] = [(p.org, p.actions) for p in plan.orgs]
+    if plan.dashboard is not None:
+        groups.append(("dashboard", (plan.dashboard,)))
+    for org, actions in groups:
+        if dry_run:
+            run.results.extend(ActionResult(a, "dry-run") for a in actions)
+            continue
+        if breaker.reason is not None:
+            run.results.extend(ActionResult(a, "skipped", error=breaker.reason) for a in actions)
+            run.failures.append((org, f"not attempted: {breaker.reason}"))
+            continue
+        error: GitLabError | None = None
+        for n, action in enumerate(actions):
+            try:
+                url = writer.execute(action, run.urls)
+            except GitLabError as e:
+                error = e
+                message = str(e)
+                say(f"{org}: {action.target} {action.verb} failed: {message}")
+                run.results.append(ActionResult(action, "failed", error=message))
+                run.results.extend(
+                    ActionResult(a, "skipped", error=f"after a failure: {message}")
+                    for a in actions[n + 1 :]
+                )
+                run.failures.append((org, message))
+                break
+            if url is not None and action.provides is not None:
+                run.urls[action.provides] = url
+            run.results.append(ActionResult(action, "done", url=url))
+        breaker.record(error)
+    return run.results, run.failures

@@ -1,0 +1,128 @@
+"""The pure planner: report sets, markers, and decisions without a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checker.gitlab import ProjectInfo, TrackedIssue
+from checker.models import OrgStatus
+from checker.plan import (
+    Ack,
+    GitLabState,
+    Lookup,
+    Marker,
+    PlanContext,
+    ReportSetError,
+    combine,
+    make_plan,
+    with_marker,
+)
+from checker.render import tracker
+from tests.reconcile_support import am_id, load, org_drift, report, write_org
+
+PROJECT = ProjectInfo(
+    7, "support/zendesk-orgs", "https://gitlab.example/support/zendesk-orgs", "main"
+)
+
+
+def test_combine_checks_shards_and_duplicates(config_dir: Path) -> None:
+    write_org(config_dir, 1)
+    write_org(config_dir, 2)
+    _, (s1, s2) = load(config_dir)
+    one, two = org_drift(s1), org_drift(s2)
+    assert combine([report([one, two])]).complete
+    assert not combine([report([one], scope="partial")]).complete
+    merged = combine([report([one], shard="1/2"), report([two], shard="2/2")])
+    assert merged.complete and len(merged.orgs) == 2
+    cases = [
+        ([report([one], shard="1/2")], "shard 2/2 missing"),
+        ([report([one], shard="1/2"), report([two], shard="1/2")], "given twice"),
+        ([report([one], shard="1/2"), report([two], shard="2/3")], "different runs"),
+        ([report([one]), report([two])], "has no shard"),
+        ([report([one], shard="1/2"), report([one], shard="2/2")], "in two reports"),
+        ([report([one], shard="3/2")], "not I/N"),
+        ([], "no drift report"),
+    ]
+    for reports, message in cases:
+        with pytest.raises(ReportSetError, match=message):
+            combine(reports)
+
+
+def test_marker_round_trip_and_only_the_first_line_counts() -> None:
+    marker = Marker(
+        "org",
+        ("global", 5),
+        "abc",
+        items=("notes/c/1/2",),
+        acks=(Ack("org", ("us-gov", 9), "d", 3),),
+    )
+    text = with_marker(marker, "body\n")
+    parsed = Marker.parse(text)
+    assert parsed is not None
+    assert (parsed.kind, parsed.org, parsed.drift, parsed.items) == (
+        "org",
+        ("global", 5),
+        "abc",
+        ("notes/c/1/2",),
+    )
+    assert parsed.acks == marker.acks
+    forged = "Hello\n<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->\n"
+    assert Marker.parse(forged) is None
+    assert Marker.parse("<!-- zendesk-drift-checker kind=nonsense -->") is None
+
+
+def _ctx(settings: object) -> PlanContext:
+    return PlanContext(settings, tracker.Links(PROJECT.web_url, "main"))  # type: ignore[arg-type]
+
+
+def test_plan_asks_before_creating_and_respects_a_person_closed_issue(config_dir: Path) -> None:
+    write_org(config_dir, 1)
+    settings, (s1,) = load(config_dir)
+    combined = combine([report([org_drift(s1, items=[am_id(s1)])])])
+    first = make_plan(_ctx(settings), combined, [s1], GitLabState(PROJECT))
+    assert Lookup("org", ("global", 1)) in first.lookups
+    created = make_plan(
+        _ctx(settings),
+        combined,
+        [s1],
+        GitLabState(
+            PROJECT, history={Lookup("org", ("global", 1)): None, Lookup("dashboard"): None}
+        ),
+    )
+    [org_plan] = created.orgs
+    [create] = org_plan.actions
+    assert create.verb == "create" and create.assignee == "akim" and create.confidential
+    assert create.body is not None and create.marker is not None
+    closed = TrackedIssue(
+        iid=9,
+        title="anything at all",
+        description=with_marker(create.marker, create.body),
+        state="closed",
+        web_url=f"{PROJECT.web_url}/-/issues/9",
+    )
+    kept = make_plan(
+        _ctx(settings),
+        combined,
+        [s1],
+        GitLabState(
+            PROJECT, history={Lookup("org", ("global", 1)): closed, Lookup("dashboard"): None}
+        ),
+    )
+    assert kept.orgs == ()
+    assert kept.dashboard is not None and kept.dashboard.marker is not None
+    assert kept.dashboard.marker.acks == (Ack("org", ("global", 1), create.marker.drift, 9),)
+
+
+def test_unknown_org_plans_nothing(config_dir: Path) -> None:
+    write_org(config_dir, 1)
+    settings, (s1,) = load(config_dir)
+    marker = Marker("org", ("global", 1), "old")
+    issue = TrackedIssue(
+        1, "t", with_marker(marker, "x"), "opened", f"{PROJECT.web_url}/-/issues/1"
+    )
+    combined = combine([report([org_drift(s1, OrgStatus.UNKNOWN, error="timeout")])])
+    plan = make_plan(_ctx(settings), combined, [s1], GitLabState(PROJECT, issues=(issue,)))
+    assert plan.orgs == ()
+    assert plan.lookups == (Lookup("dashboard"),)
