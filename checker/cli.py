@@ -9,6 +9,7 @@ Exit codes (the whole CLI keeps to them):
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from checker import importer
+from checker import importer, reconcile
 from checker.checking import (
     SelectionError,
     Shard,
@@ -27,12 +28,14 @@ from checker.checking import (
     run_drift,
     select,
 )
+from checker.gitlab import GitLabAuthError, GitLabConfigError, GitLabError
 from checker.models import DriftReport, FetchFailure, OrgStatus
 from checker.orgfile import check_org_file
+from checker.preview import upsert_preview_note
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
 from checker.report import to_json as report_to_json
-from checker.settings import display_path
+from checker.settings import display_path, load_settings
 from checker.snapshot import SnapshotError
 from checker.snapshot import from_json as snapshot_from_json
 from checker.snapshot import to_json as snapshot_to_json
@@ -430,6 +433,115 @@ def import_cmd(
         if problems:
             code = EXIT_INVALID if code == EXIT_OK else code
     raise Exit(code)
+
+
+@cli.command("reconcile")
+@config_dir_option
+@click.option(
+    "--report",
+    "reports",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    help="A drift report (JSON) of this run; give every shard's. Without it, drift runs first.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing to GitLab.")
+@click.option(
+    "--plan-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan carried out (JSON) here, e.g. as a CI artifact.",
+)
+def reconcile_cmd(
+    config_dir: Path, reports: tuple[Path, ...], dry_run: bool, plan_output: Path | None
+) -> None:
+    """Turn drift reports into GitLab issues, merge requests and a dashboard.
+
+    Plans every action first (create / update / comment / close, per org), prints the plan,
+    then carries it out unless --dry-run. Orgs that could not be checked are left untouched.
+    Exit 0 when done, 1 for bad reports, 2 for missing GitLab settings, 4 when some GitLab
+    action failed (the rest was still done).
+    """
+    validation = _validated(config_dir)
+    settings = validation.settings
+    assert settings is not None
+    settings = settings.with_url_override()
+    try:
+        gitlab = reconcile.connect_from_env(os.environ, settings)
+    except GitLabError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    if reports:
+        try:
+            loaded = reconcile.load_reports(list(reports))
+        except reconcile.ReconcileInputError as e:
+            raise _fail(EXIT_INVALID, str(e)) from None
+    else:
+        try:
+            credentials = check_credentials(validation.specs, settings, os.environ)
+        except CredentialsMissing as e:
+            raise _fail(EXIT_USAGE, str(e)) from None
+        progress = Progress(len(validation.specs), "checking Zendesk")
+        try:
+            loaded = [
+                run_drift(
+                    validation.specs,
+                    settings,
+                    today=_today(),
+                    scope="full",
+                    shard=None,
+                    credentials=credentials,
+                    progress=progress,
+                )
+            ]
+        finally:
+            progress.close()
+    try:
+        outcome = reconcile.run_reconcile(
+            settings, loaded, validation.specs, gitlab, dry_run=dry_run, out=click.echo
+        )
+    except reconcile.ReconcileInputError as e:
+        raise _fail(EXIT_INVALID, str(e)) from None
+    except GitLabAuthError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    except GitLabError as e:
+        raise _fail(EXIT_UNKNOWN, f"nothing was changed: {e}") from None
+    if plan_output is not None:
+        _write(plan_output, json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
+
+
+@cli.command("preview-note")
+@config_dir_option
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="The Markdown preview (checker drift --format markdown --output FILE).",
+)
+@click.option(
+    "--mr",
+    "mr_iid",
+    type=int,
+    envvar="CI_MERGE_REQUEST_IID",
+    required=True,
+    help="Merge request IID [default: CI_MERGE_REQUEST_IID].",
+)
+def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
+    """Create or update the one drift-preview note on the current merge request."""
+    settings, problems = load_settings(config_dir)
+    if settings is None:
+        click.echo(render_findings.text(problems), nl=False, err=True)
+        raise Exit(EXIT_INVALID)
+    try:
+        gitlab = reconcile.connect_from_env(os.environ, settings)
+        outcome = upsert_preview_note(gitlab, mr_iid, path.read_text(encoding="utf-8"))
+    except GitLabConfigError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    except GitLabAuthError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    except GitLabError as e:
+        raise _fail(EXIT_UNKNOWN, str(e)) from None
+    click.echo(f"drift preview note {outcome} on merge request !{mr_iid}", err=True)
+    raise Exit(EXIT_OK)
 
 
 def main(argv: list[str] | None = None) -> None:

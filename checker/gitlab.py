@@ -132,6 +132,12 @@ class TrackedMergeRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackedNote:
+    id: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewIssue:
     title: str
     description: str
@@ -541,6 +547,28 @@ class GitLabProject:
     def add_note(self, on: Noteable, iid: int, body: str) -> None:
         with self._errors(f"commenting on {_ref(on, iid)}", write=True):
             self._parent(on, iid).notes.create({"body": body}, retry_transient_errors=False)
+
+    def find_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None:
+        """The oldest note whose first line is ``marker`` (all pages are read)."""
+        with self._errors(f"reading notes of {_ref(on, iid)}"):
+            for raw in self._parent(on, iid).notes.list(
+                order_by="created_at",
+                sort="asc",
+                per_page=PER_PAGE,
+                iterator=True,
+                max_retries=MAX_RETRIES,
+            ):
+                body = str(raw.body or "")
+                if body.split("\n", 1)[0].strip() == marker:
+                    return TrackedNote(id=int(raw.id), body=body)
+        return None
+
+    def edit_note(self, on: Noteable, iid: int, note_id: int, body: str) -> None:
+        """Replace a note's body (idempotent, so retried)."""
+        with self._errors(f"editing note {note_id} of {_ref(on, iid)}", write=True):
+            note = self._parent(on, iid).notes.get(note_id, lazy=True)
+            note.body = body
+            note.save(max_retries=MAX_RETRIES)
 
     def commit(
         self,
