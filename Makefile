@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 
 ## The main job on the bundled example data: no credentials, no network.
 demo: $(STAMP)
-	$(BIN)/checker validate
-	$(BIN)/checker drift --snapshot examples/snapshot.json; code=$$?; \
+	@$(BIN)/checker validate
+	@$(BIN)/checker drift --snapshot examples/snapshot.json; code=$$?; \
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; \
 	  echo "(exit code $$code: 3 means drift was found, as the example snapshot intends)"
 

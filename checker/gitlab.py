@@ -534,6 +534,12 @@ class GitLabProject:
     def update_issue(
         self, iid: int, *, description: str | None = None, state_event: str | None = None
     ) -> None:
+        self._update("issue", iid, description, state_event)
+
+    def _update(
+        self, on: Noteable, iid: int, description: str | None, state_event: str | None
+    ) -> None:
+        """Change an issue's or merge request's description or state (idempotent: retried)."""
         data: dict[str, Any] = {}
         if description is not None:
             data["description"] = description
@@ -541,8 +547,9 @@ class GitLabProject:
             data["state_event"] = state_event
         if not data:
             return
-        with self._errors(f"updating {_ref('issue', iid)}", write=True):
-            self._project.issues.update(iid, data, max_retries=MAX_RETRIES)
+        manager = self._project.issues if on == "issue" else self._project.mergerequests
+        with self._errors(f"updating {_ref(on, iid)}", write=True):
+            manager.update(iid, data, max_retries=MAX_RETRIES)
 
     def add_note(self, on: Noteable, iid: int, body: str) -> None:
         with self._errors(f"commenting on {_ref(on, iid)}", write=True):
@@ -611,15 +618,7 @@ class GitLabProject:
     def update_merge_request(
         self, iid: int, *, description: str | None = None, state_event: str | None = None
     ) -> None:
-        data: dict[str, Any] = {}
-        if description is not None:
-            data["description"] = description
-        if state_event is not None:
-            data["state_event"] = state_event
-        if not data:
-            return
-        with self._errors(f"updating {_ref('merge_request', iid)}", write=True):
-            self._project.mergerequests.update(iid, data, max_retries=MAX_RETRIES)
+        self._update("merge_request", iid, description, state_event)
 
     def delete_branch(self, branch: str) -> None:
         """Delete ``branch``; a branch that is already gone is fine."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,45 +117,55 @@ def cross_file(results: Iterable[OrgFileResult]) -> list[Finding]:
             by_sf[r.salesforce_id.upper()].append(r)
         by_name[Path(r.path).name.lower()].append(r)
     for (instance, org_id), group in by_id.items():
-        if len(group) > 1:
-            for r in group:
-                others = ", ".join(o.path for o in group if o is not r)
-                out.append(
-                    Finding(
-                        r.path,
-                        *r.org_id_pos,
-                        "duplicate-org-id",
-                        f"org {org_id} on instance {instance!r} is also declared in {others}",
-                        locator="zendesk.org_id",
-                    )
-                )
+        out += _duplicates(
+            group,
+            "duplicate-org-id",
+            lambda others, i=instance, o=org_id: (
+                f"org {o} on instance {i!r} is also declared in " + others
+            ),
+            lambda r: r.org_id_pos,
+            "zendesk.org_id",
+        )
     for sf, group in by_sf.items():
-        if len(group) > 1:
-            for r in group:
-                others = ", ".join(o.path for o in group if o is not r)
-                out.append(
-                    Finding(
-                        r.path,
-                        *r.salesforce_pos,
-                        "duplicate-salesforce-id",
-                        f"Salesforce id {sf} is also declared in {others}",
-                        locator="salesforce_id",
-                    )
-                )
+        out += _duplicates(
+            group,
+            "duplicate-salesforce-id",
+            f"Salesforce id {sf} is also declared in ",
+            lambda r: r.salesforce_pos,
+            "salesforce_id",
+        )
     for name, group in by_name.items():
-        if len(group) > 1:
-            for r in group:
-                others = ", ".join(o.path for o in group if o is not r)
-                out.append(
-                    Finding(
-                        r.path,
-                        1,
-                        1,
-                        "duplicate-file-name",
-                        f"another org file is named {name}: {others}",
-                    )
-                )
+        out += _duplicates(
+            group,
+            "duplicate-file-name",
+            f"another org file is named {name}: ",
+            lambda r: (1, 1),
+            "",
+        )
     return out
+
+
+def _duplicates(
+    group: list[OrgFileResult],
+    rule: str,
+    message: str,
+    position: Callable[[OrgFileResult], tuple[int, int]],
+    locator: str,
+) -> list[Finding]:
+    """One finding per file of a group that shares what must be unique: ``message`` followed by
+    the other files."""
+    if len(group) < 2:
+        return []
+    return [
+        Finding(
+            r.path,
+            *position(r),
+            rule,
+            message + ", ".join(o.path for o in group if o is not r),
+            locator=locator,
+        )
+        for r in group
+    ]
 
 
 def validate(

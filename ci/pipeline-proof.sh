@@ -19,7 +19,7 @@
 # Environment knobs:
 #   PIPELINE_PROOF_STRICT=1        a skipped scenario is a failure
 #   PIPELINE_PROOF_KEEP=1          keep the work folder (its path is printed) for inspection
-#   PIPELINE_PROOF_TIMEOUT=300     seconds one gitlab-ci-local run may take
+#   PIPELINE_PROOF_TIMEOUT=180     seconds one gitlab-ci-local run may take
 #   PIPELINE_PROOF_PIP_CACHE=DIR   pip cache the jobs use (default: ~/.cache/pip)
 #   PYTHON=python3                 the interpreter for the fake servers and the jobs' venv
 set -euo pipefail
@@ -27,8 +27,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 STRICT="${PIPELINE_PROOF_STRICT:-0}"
-RUN_TIMEOUT="${PIPELINE_PROOF_TIMEOUT:-300}"
-PIP_CACHE="${PIPELINE_PROOF_PIP_CACHE:-${HOME}/.cache/pip}"
+RUN_TIMEOUT="${PIPELINE_PROOF_TIMEOUT:-180}"
+PIP_CACHE="${PIPELINE_PROOF_PIP_CACHE:-${HOME:-/tmp}/.cache/pip}"
 CI_LOCAL_DIR="${ROOT}/tools/ci-local"
 GCL_JS="${CI_LOCAL_DIR}/node_modules/gitlab-ci-local/src/index.js"
 TODAY="2026-06-01" # a fixed "today": the example files' suppressions stay active
