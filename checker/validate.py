@@ -120,9 +120,7 @@ def cross_file(results: Iterable[OrgFileResult]) -> list[Finding]:
         out += _duplicates(
             group,
             "duplicate-org-id",
-            lambda others, i=instance, o=org_id: (
-                f"org {o} on instance {i!r} is also declared in " + others
-            ),
+            f"org {org_id} on instance {instance!r} is also declared in ",
             lambda r: r.org_id_pos,
             "zendesk.org_id",
         )
