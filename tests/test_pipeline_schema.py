@@ -198,7 +198,8 @@ def test_drift_preview_runs_only_for_changed_org_files(jobs: dict[str, Any]) -> 
     script = _script(job)
     assert '--changed-since "${CI_MERGE_REQUEST_DIFF_BASE_SHA}"' in script
     assert "--format markdown" in script
-    assert "checker preview-note --file reports/drift-preview.md" in script
+    assert "checker preview-note" in script
+    assert "--file reports/drift-preview.md" in script
     assert "reconcile" not in script, "the preview opens no issues"
 
 
@@ -220,5 +221,6 @@ def test_reconcile_waits_for_every_shard_and_runs_alone(jobs: dict[str, Any]) ->
     assert job["interruptible"] is False
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "always"}]
     assert "--report" in _script(job)
+    assert "no drift shard left a report" in _script(job), "never a drift run of its own"
     assert "--plan-output reports/reconcile-plan.json" in _script(job)
     assert job["artifacts"]["paths"] == ["reports/reconcile-plan.json"]
