@@ -101,7 +101,7 @@ def load_reports(paths: Sequence[Path]) -> list[DriftReport]:
             raise ReconcileInputError(f"{path}: cannot read: {e.strerror}") from None
         try:
             version = json.loads(text).get("schema_version")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             version = None
         versions.setdefault(version, str(path))
         if len(versions) > 1:

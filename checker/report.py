@@ -155,4 +155,6 @@ def from_json(text: str) -> DriftReport:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ReportError(f"not JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise ReportError("not usable: nested too deeply") from None
     return from_dict(doc)

@@ -59,6 +59,8 @@ def from_json(text: str) -> LiveState:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise SnapshotError(f"not JSON: {e.msg} at line {e.lineno}") from None
+    except RecursionError:
+        raise SnapshotError("not usable: nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("schema_version") != SNAPSHOT_VERSION:
         version = doc.get("schema_version") if isinstance(doc, dict) else None
         raise SnapshotError(f"snapshot schema_version {version!r} is not {SNAPSHOT_VERSION}")

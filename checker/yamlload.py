@@ -29,6 +29,8 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 MAX_FILE_BYTES = 1024 * 1024
+#: an org file nests four levels; far deeper nesting is an attack on the reader's stack
+MAX_DEPTH = 32
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -325,6 +327,17 @@ class _Composer:
 
     def _node(self, parser: _EventSource, event: Any, path: JsonPath) -> Any:
         mark = event.start_mark
+        if len(path) > MAX_DEPTH:
+            raise YamlLoadError(
+                [
+                    LoadProblem(
+                        "yaml-depth",
+                        f"values nested more than {MAX_DEPTH} levels deep are refused",
+                        mark.line + 1,
+                        mark.column + 1,
+                    )
+                ]
+            )
         self.value_pos[path] = (mark.line + 1, mark.column + 1)
         kind_of = type(event)
         if kind_of is _SCALAR:
