@@ -493,6 +493,13 @@ def reconcile_cmd(
             ]
         finally:
             progress.close()
+    stale = [r for r in loaded if r.source != "live"]
+    if stale and not dry_run:
+        raise _fail(
+            EXIT_INVALID,
+            "a report made from a snapshot is not evidence of Zendesk's state now; reconcile "
+            "acts only on live reports (--dry-run previews the plan)",
+        )
     try:
         outcome = reconcile.run_reconcile(
             settings, loaded, validation.specs, gitlab, dry_run=dry_run, out=click.echo

@@ -465,7 +465,7 @@ def _print_plan(plan: Plan, out: Callable[[str], None], unchanged: int) -> None:
                 ("reopen", "to reopen"),
             )
         )
-        + f"; {unchanged} org{'s' if unchanged != 1 else ''} need nothing"
+        + (f"; {unchanged} orgs need nothing" if unchanged != 1 else "; 1 org needs nothing")
     )
 
 

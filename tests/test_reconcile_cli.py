@@ -181,3 +181,31 @@ def test_preview_note_is_created_once_then_edited_in_place(
     assert notes[0]["body"].startswith("<!-- zendesk-drift-checker:preview -->\n")
     assert "Northwind (edited)" in notes[0]["body"]
     assert not any(i["title"].startswith("Zendesk drift:") for i in gl.issues)
+
+
+def test_snapshot_reports_are_previewed_but_never_acted_on(
+    world: tuple[FakeZendesk, FakeZendesk, FakeGitLab, Path],
+) -> None:
+    _, _, gl, repo = world
+    e = env(world)
+    snap = run(
+        [
+            "drift",
+            "--snapshot",
+            str(ROOT / "examples/snapshot.json"),
+            "--format",
+            "json",
+            "--output",
+            "s.json",
+        ],
+        repo,
+        e,
+    )
+    assert snap.returncode == 3
+    refused = run(["reconcile", "--report", "s.json"], repo, e)
+    assert refused.returncode == 1
+    assert "snapshot" in refused.stderr
+    preview = run(["reconcile", "--report", "s.json", "--dry-run"], repo, e)
+    assert preview.returncode == 0
+    assert "1 org needs nothing" in preview.stdout
+    assert gl.writes() == []
