@@ -136,6 +136,8 @@ class Marker:
     body: str = ""
     items: tuple[str, ...] = ()
     acks: tuple[Ack, ...] = ()
+    #: the closed issue this one follows (a person closed it; the drift changed since)
+    follows: int | None = None
 
     def render(self) -> str:
         parts = [f"kind={self.kind}"]
@@ -149,6 +151,8 @@ class Marker:
             parts.append("items=" + ",".join(self.items))
         if self.acks:
             parts.append("acks=" + ",".join(a.encode() for a in self.acks))
+        if self.follows is not None:
+            parts.append(f"follows={self.follows}")
         return f"<!-- {MARKER_TAG} {' '.join(parts)} -->"
 
     @classmethod
@@ -176,6 +180,7 @@ class Marker:
             body=fields.get("body", ""),
             items=tuple(t for t in fields.get("items", "").split(",") if t),
             acks=acks,
+            follows=int(fields["follows"]) if fields.get("follows", "").isdigit() else None,
         )
 
 
@@ -474,7 +479,10 @@ class _Planner:
             return False, None
         if previous is not None:
             marker = Marker.parse(previous.description)
-            if marker is not None and marker.drift == drift:
+            # The drift that person accepted went away since: its return is news, not the
+            # same decision.
+            cleared = ack is not None and ack.drift == RESOLVED and ack.iid == previous.iid
+            if marker is not None and marker.drift == drift and not cleared:
                 self.acks.append(Ack(kind, key, drift, previous.iid))
                 return True, Ack(kind, key, drift, previous.iid)
         return True, previous
@@ -513,8 +521,15 @@ class _Planner:
                 self.acks.append(ack)
                 self._ack_ref(ack)
 
+    def _clear_ack(self, kind: Kind, key: OrgKey) -> None:
+        """The drift a person accepted is gone: remember that, so that its return opens a
+        fresh issue instead of counting as the old decision."""
+        ack = self.index.acks.get((kind, key))
+        if ack is not None:
+            self.acks.append(replace(ack, drift=RESOLVED))
+
     def _ack_ref(self, ack: Ack | Any) -> None:
-        if not isinstance(ack, Ack):
+        if not isinstance(ack, Ack) or ack.drift == RESOLVED:
             return
         base = self.state.project.web_url
         if ack.kind == "org":
@@ -609,11 +624,18 @@ class _Planner:
         if not needed:
             if found:
                 out.append(self._close_issue(key, kind, found[0][0], found[0][1], org))
+            self._clear_ack(kind, key)
             return None
         fingerprints = tuple(item_fingerprint(i) for i in items)
         if found:
             issue, marker = found[0]
-            body = render_body(None)
+            project = self.state.ops_project if kind == "ops" else self.state.project
+            follows_url = (
+                f"{project.web_url}/-/issues/{marker.follows}"
+                if marker.follows is not None and project is not None
+                else None
+            )
+            body = render_body(follows_url)
             if marker.body == body_hash(body) and marker.drift == drift:
                 return issue.web_url
             note = None
@@ -631,7 +653,7 @@ class _Planner:
                     ),
                     iid=issue.iid,
                     body=body,
-                    marker=Marker(kind, key, drift, items=fingerprints),
+                    marker=Marker(kind, key, drift, items=fingerprints, follows=marker.follows),
                     note=note,
                     note_key=f"changed:{drift}" if note else None,
                     search=str(key[1]),
@@ -658,7 +680,13 @@ class _Planner:
                 ),
                 title=title,
                 body=render_body(previous_url),
-                marker=Marker(kind, key, drift, items=fingerprints),
+                marker=Marker(
+                    kind,
+                    key,
+                    drift,
+                    items=fingerprints,
+                    follows=previous.iid if previous is not None else None,
+                ),
                 assignee=assignee,
                 labels=self.labels,
                 confidential=self.settings.gitlab.confidential,
@@ -771,6 +799,7 @@ class _Planner:
                 self.notices.append(f"{key_text(key)}: no merge request: {e}")
                 return
         if adoption is None or not adoption.changed:
+            self._clear_ack("adopt", key)
             for mr, marker in found:
                 out.append(
                     self._close_mr(key, mr, marker, "mr-resolved", "the drift is gone", org.file)
@@ -954,7 +983,7 @@ class _Planner:
         return True, self.state.history[lookup]
 
     def _acked(self, kind: Kind, key: OrgKey) -> bool:
-        return any(a.kind == kind and a.org == key for a in self.acks)
+        return any(a.kind == kind and a.org == key and a.drift != RESOLVED for a in self.acks)
 
 
 def _ref_cell(url: str | None, acked: bool) -> tracker.Inert:

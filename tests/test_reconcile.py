@@ -175,6 +175,30 @@ def test_person_closed_issue_stays_closed_and_new_drift_opens_a_linked_one(
     assert fresh["iid"] != issue["iid"]
     assert str(issue["web_url"]) in str(fresh["description"])
     assert issue["state"] == "closed"
+    server.reset_log()
+    run(report([org_drift(s, items=[am_id(s, 99)])]))
+    assert server.writes() == []  # the link to the closed issue is kept, not rewritten away
+
+
+def test_accepted_drift_that_went_away_and_came_back_opens_a_fresh_issue(
+    run: Runner, server: FakeGitLab
+) -> None:
+    s = spec(run, 102)
+    drifted = report([org_drift(s, items=[am_id(s)])])
+    run(drifted)
+    [issue] = drift_issues(server)
+    issue["state"] = "closed"  # a person accepts this drift
+    run(drifted)
+    assert drift_issues(server) == []
+    run(report([org_drift(s, status=OrgStatus.IN_SYNC)]))  # fixed in Zendesk meanwhile
+    assert drift_issues(server) == []
+    run(drifted)  # the very same drift is back: that is news, not the old decision
+    [fresh] = drift_issues(server)
+    assert fresh["iid"] != issue["iid"]
+    assert str(issue["web_url"]) in str(fresh["description"])
+    server.reset_log()
+    run(drifted)
+    assert server.writes() == []
 
 
 def test_partial_reports_never_close_issues_of_absent_orgs(run: Runner, server: FakeGitLab) -> None:
