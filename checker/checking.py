@@ -15,7 +15,7 @@ from pathlib import Path
 
 from checker.drift import build_report
 from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
-from checker.settings import Settings, display_path
+from checker.settings import Settings
 from checker.snapshot import LiveState
 from checker.zendesk import Credentials, ZendeskReader, credentials_from_env
 
@@ -48,25 +48,32 @@ class Shard:
 
 
 def changed_org_files(ref: str, orgs_dir: Path) -> set[str]:
-    """Org files added or changed since ``ref`` (git), as display paths."""
-    cmd = [
-        "git",
-        "diff",
-        "--name-only",
-        "--diff-filter=ACMR",
-        "--relative",
-        ref,
-        "--",
-        str(orgs_dir),
-    ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise SelectionError(f"--changed-since: cannot run git: {e}") from None
-    if proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["git diff failed"])[-1]
-        raise SelectionError(f"--changed-since {ref}: {detail}")
-    return {display_path(Path(line)) for line in proc.stdout.splitlines() if line.strip()}
+    """Org files added, changed or renamed since ``ref`` (git), as absolute paths.
+
+    Works from any folder of the repository and with any file name (``-z``: no quoting).
+    """
+    if not ref or ref.startswith("-"):
+        raise SelectionError(f"--changed-since {ref!r} is not a git revision")
+
+    def git(*args: str) -> str:
+        try:
+            proc = subprocess.run(
+                ["git", *args], capture_output=True, text=True, check=False, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SelectionError(f"--changed-since: cannot run git: {e}") from None
+        if proc.returncode != 0:
+            detail = (proc.stderr.strip().splitlines() or ["git failed"])[-1]
+            raise SelectionError(f"--changed-since {ref}: {detail}")
+        return proc.stdout
+
+    top = Path(git("rev-parse", "--show-toplevel").strip())
+    git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    listing = git(
+        "diff", "--name-only", "-z", "--diff-filter=ACMR", "--end-of-options", ref,
+        "--", str(orgs_dir.resolve()),
+    )  # fmt: skip
+    return {str((top / name).resolve()) for name in listing.split("\0") if name}
 
 
 def select(
@@ -89,7 +96,7 @@ def select(
         chosen = [s for s in chosen if s.org_id in wanted]
         scope = "partial"
     if changed is not None:
-        chosen = [s for s in chosen if s.path in changed]
+        chosen = [s for s in chosen if str(Path(s.path).resolve()) in changed]
         scope = "partial"
     if shard is not None:
         chosen = [s for s in chosen if shard.holds(s)]

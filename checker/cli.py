@@ -29,7 +29,7 @@ from checker.checking import (
     select,
 )
 from checker.gitlab import GitLabAuthError, GitLabConfigError, GitLabError
-from checker.models import DriftReport, FetchFailure, OrgStatus
+from checker.models import DriftReport, FetchFailure, FetchState, OrgStatus
 from checker.orgfile import check_org_file
 from checker.preview import upsert_preview_note
 from checker.render import drift_markdown, drift_text
@@ -247,7 +247,11 @@ def drift_cmd(
     settings = settings.with_url_override()
     try:
         parsed_shard = Shard.parse(shard) if shard else None
-        changed = changed_org_files(changed_since, settings.orgs_dir) if changed_since else None
+        changed = (
+            changed_org_files(changed_since, settings.orgs_dir)
+            if changed_since is not None
+            else None
+        )
         specs, scope = select(
             validation.specs, org_ids=org_ids, changed=changed, shard=parsed_shard
         )
@@ -403,19 +407,26 @@ def import_cmd(
             click.echo(f"org {org_id}: already declared in {declared[org_id]}; skipped", err=True)
         live = reader.fetch(todo)
     code = EXIT_OK
+    written: set[Path] = set()
     for org_id in sorted(live):
         value = live[org_id]
         if isinstance(value, FetchFailure):
-            click.echo(f"org {org_id}: not imported: {value.message}", err=True)
-            code = EXIT_UNKNOWN
+            if value.state is FetchState.MISSING:
+                click.echo(f"org {org_id}: not imported: Zendesk has no such org", err=True)
+                code = max(code, EXIT_INVALID)
+            else:
+                click.echo(f"org {org_id}: not imported: {value.message}", err=True)
+                code = EXIT_UNKNOWN
             continue
         path = importer.target_path(value, settings.orgs_dir)
-        if path.exists() and not force:
+        # A file written earlier in this run is never overwritten, not even with --force.
+        if path in written or (path.exists() and not force):
             path = path.with_name(f"{path.stem}-{org_id}.yaml")
-        if path.exists() and not force:
+        if path in written or (path.exists() and not force):
             click.echo(f"org {org_id}: {path} exists; not overwritten (use --force)", err=True)
             code = max(code, EXIT_INVALID)
             continue
+        written.add(path)
         text = importer.render(importer.org_document(value, settings))
         _write(path, text)
         problems = [

@@ -281,6 +281,19 @@ def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
                     truth("support_contacts_unexpected_in_zendesk"),
                     email,
                 )
+        # A member without an email (created from a phone call, say) cannot be listed in a
+        # file, so it cannot be adopted either: Zendesk needs the change.
+        for contact in live.contacts:
+            if not contact.email.strip():
+                user = f"user:{contact.user_id}" if contact.user_id is not None else "user:?"
+                c.add(
+                    "support_contacts",
+                    DriftKind.UNEXPECTED_IN_ZENDESK,
+                    None,
+                    f"{norm_name(contact.name) or '(no name)'} (no email, Zendesk {user})",
+                    "repo",
+                    user,
+                )
 
 
 def _apply_suppressions(

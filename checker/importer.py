@@ -1,8 +1,9 @@
 """Org files written from live Zendesk data: the way to onboard orgs that already exist.
 
 Files come out in the style of hand-written ones (the schema comment, the same key order,
-block scalars for multi-line notes) and are checked with the validator's own rules before
-they are written, so an imported file is valid and, on the next drift run, in sync.
+block scalars for multi-line notes) and hold exactly what Zendesk holds, so the next drift run
+finds them in sync. The command checks each written file with the validator's own rules and
+names anything a person must fix (more contacts than allowed, say).
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
         cmp_["id"] = cmp_id
         devs = emails_of(live.field(instance.field_key("contact_management_project_developers")))
         if devs:
-            cmp_["developers"] = CommentedSeq(devs[:5])
+            # All of them, even past the limit of 5: the validator then says what to fix,
+            # instead of a file that silently differs from Zendesk.
+            cmp_["developers"] = CommentedSeq(devs)
         doc["contact_management_project"] = cmp_
     contacts = CommentedSeq()
     for c in sorted(live.contacts, key=lambda c: c.email.lower()):

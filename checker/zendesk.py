@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import InvalidHeader, ReadTimeoutError
 from urllib3.util.retry import Retry
 from zenpy import Zenpy
 from zenpy.lib.exception import APIException, RecordNotFoundException, ZenpyException
@@ -143,10 +143,10 @@ class Pacer:
             remaining = _int_header(headers, "ratelimit-remaining")
         with self._cond:
             before = self.interval
-            if limit and not self._limit_known:
+            if limit is not None and limit >= 1 and not self._limit_known:
                 self.limit = limit
                 self._limit_known = True
-            if remaining is not None and self.limit:
+            if remaining is not None and remaining >= 0:
                 left = remaining / self.limit
                 # Leave room for the support team's tools when the account runs low.
                 self._factor = 1.0 if left >= 0.2 else 0.5 if left >= 0.1 else 0.2
@@ -189,12 +189,22 @@ def _retry_class(pacer: Pacer, counter: _Counter, max_retry_after: float) -> typ
             counter.add()
             response = kwargs.get("response")
             if response is not None and response.status == 429:
-                after = self.parse_retry_after(response.headers.get("Retry-After", "1") or "1")
-                pacer.pause(min(after, max_retry_after))
-            return super().increment(*args, **kwargs)
+                pacer.pause(min(self._after(response) or 1.0, max_retry_after))
+            retry = super().increment(*args, **kwargs)  # raises when retries are exhausted
+            pacer.acquire()  # a retry is a request too: it waits for its slot
+            return retry
+
+        def _after(self, response: Any) -> float | None:
+            value = response.headers.get("Retry-After")
+            if not value:
+                return None
+            try:
+                return float(self.parse_retry_after(value))
+            except (InvalidHeader, ValueError):  # "soon": fall back to backoff
+                return None
 
         def get_retry_after(self, response: Any) -> float | None:
-            after = super().get_retry_after(response)
+            after = self._after(response)
             return None if after is None else min(after, max_retry_after)
 
     return PacedRetry
@@ -221,15 +231,14 @@ def _zenpy_location(url: str) -> tuple[str, str, dict[str, str]]:
     local Zendesk-compatible server (http, a port) is reached.
     """
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = parts.hostname or ""  # lower-cased: zenpy compares it with the URLs it builds
     labels = host.split(".")
     if parts.scheme == "https" and parts.port is None and len(labels) >= 3:
         return labels[0], ".".join(labels[1:]), {}
-    return (
-        "local",
-        "invalid",
-        {"ZENPY_FORCE_SCHEME": parts.scheme, "ZENPY_FORCE_NETLOC": parts.netloc},
-    )
+    netloc = host if ":" not in host else f"[{host}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return "local", "invalid", {"ZENPY_FORCE_SCHEME": parts.scheme, "ZENPY_FORCE_NETLOC": netloc}
 
 
 @contextlib.contextmanager
@@ -293,8 +302,9 @@ class ZendeskReader:
         self._credentials = credentials
         self._local = threading.local()
         self._env_scope = contextlib.ExitStack()
-        if self._env:
-            self._env_scope.enter_context(_zenpy_env(self._env))
+        # Always entered: it also clears overrides inherited from the environment, which
+        # would send an https instance's requests, token included, to another host.
+        self._env_scope.enter_context(_zenpy_env(self._env))
 
     @property
     def requests_made(self) -> int:
@@ -394,7 +404,11 @@ class ZendeskReader:
 
     def _show_many(self, ids: Sequence[int]) -> dict[int, Any]:
         def run() -> dict[int, Any]:
-            return {int(o.id): o for o in self._client().organizations(ids=list(ids))}
+            found = {}
+            for o in self._client().organizations(ids=list(ids)):
+                if isinstance(getattr(o, "id", None), int):
+                    found[o.id] = o
+            return found
 
         found: dict[int, Any] = self._call(f"organizations {ids[0]}…{ids[-1]}", run)
         return found
@@ -403,25 +417,68 @@ class ZendeskReader:
         return self._call(f"org {org_id}", lambda: self._client().organizations(id=org_id))
 
     def _users(self, org_id: int) -> tuple[LiveContact, ...]:
+        what = f"users of org {org_id}"
+
         def run() -> tuple[LiveContact, ...]:
             users = self._client().organizations.users(org_id)
             if isinstance(users, requests.Response):
                 return users  # type: ignore[return-value]  # rejected by _call
-            return tuple(LiveContact(email=u.email or "", name=u.name, user_id=u.id) for u in users)
+            contacts = tuple(
+                LiveContact(
+                    email=str(u.email or ""),
+                    name=None if u.name is None else str(u.name),
+                    user_id=int(u.id),
+                )
+                for u in users
+            )
+            self._check_last_page(what, getattr(users, "_response_json", None))
+            return contacts
 
-        contacts: tuple[LiveContact, ...] = self._call(f"users of org {org_id}", run)
+        contacts: tuple[LiveContact, ...] = self._call(what, run)
         return contacts
 
-    def _live(self, org: Any, contacts: tuple[LiveContact, ...]) -> LiveOrg:
+    def _check_last_page(self, what: str, last: Any) -> None:
+        """zenpy stops at the first empty page without reading its ``has_more``; Zendesk sends
+        an empty last page when the total is a multiple of the page size. When the last page
+        zenpy kept says more follow, read the next one: only an empty page that says it is the
+        end makes the list complete. Anything else is a failure, not a shorter list."""
+        if not isinstance(last, dict):
+            raise ZendeskUnavailable(f"{what}: the answer was not a page of users")
+        meta = last.get("meta")
+        if not isinstance(meta, dict) or not meta.get("has_more"):
+            return
+        links = last.get("links")
+        url = links.get("next") if isinstance(links, dict) else None
+        if not isinstance(url, str) or not url:
+            raise ZendeskUnavailable(f"{what}: a page says more follow but gives no next link")
+        response = self.session.get(url, timeout=self.timeout)
+        response.raise_for_status()
+        page = response.json()
+        if (
+            not isinstance(page, dict)
+            or page.get("users") != []
+            or (page.get("meta") or {}).get("has_more")
+        ):
+            raise ZendeskUnavailable(f"{what}: the pages of users ended early")
+
+    def _live(self, org_id: int, org: Any, contacts: tuple[LiveContact, ...]) -> LiveOrg:
+        """Our LiveOrg from zenpy's object; an org that is not what was asked for, or not
+        shaped like an org, is a failure."""
+        what = f"org {org_id}"
+        if getattr(org, "id", None) != org_id:
+            raise ZendeskUnavailable(f"{what}: Zendesk answered with another or no org id")
         fields = getattr(org, "organization_fields", None) or {}
-        if not isinstance(fields, dict):
-            raise ZendeskUnavailable(f"org {org.id}: organization_fields is not an object")
+        notes, details = getattr(org, "notes", None), getattr(org, "details", None)
+        if not isinstance(fields, dict) or not all(
+            v is None or isinstance(v, str) for v in (notes, details)
+        ):
+            raise ZendeskUnavailable(f"{what}: the org's data is not shaped as expected")
         return LiveOrg(
             instance=self.instance.name,
-            org_id=int(org.id),
-            name=str(org.name or ""),
-            notes=org.notes,
-            details=org.details,
+            org_id=org_id,
+            name=str(getattr(org, "name", None) or ""),
+            notes=notes,
+            details=details,
             fields=tuple(sorted((str(k), _scalar(v)) for k, v in fields.items())),
             contacts=contacts,
         )
@@ -452,9 +509,14 @@ class ZendeskReader:
                             for org_id in arg:
                                 out[org_id] = FetchFailure(FetchState.UNKNOWN, str(e))
                             done(len(arg))
+                        elif kind == "show":
+                            out[arg] = FetchFailure(FetchState.MISSING, str(e))
+                            done(1)
                         else:
-                            org_id = arg if kind == "show" else arg[0]
-                            out[org_id] = FetchFailure(FetchState.MISSING, str(e))
+                            # The org was just read: a 404 for its users contradicts that.
+                            out[arg[0]] = FetchFailure(
+                                FetchState.UNKNOWN, f"{e}, although the org itself was read"
+                            )
                             done(1)
                         continue
                     except ZendeskError as e:
@@ -478,9 +540,12 @@ class ZendeskReader:
                     else:
                         org_id, org = arg
                         try:
-                            out[org_id] = self._live(org, value)
+                            out[org_id] = self._live(org_id, org, value)
                         except ZendeskError as e:
                             out[org_id] = FetchFailure(FetchState.UNKNOWN, str(e))
+                        except Exception as e:  # zenpy objects can hold anything: never crash
+                            failure = self._fail(f"org {org_id}", e)
+                            out[org_id] = FetchFailure(FetchState.UNKNOWN, str(failure))
                         done(1)
         return out
 

@@ -212,9 +212,19 @@ def test_same_org_id_on_two_instances_is_not_a_duplicate() -> None:
 
 
 def test_minimal_entries_load() -> None:
+    found = {
+        "instance": "global",
+        "org_id": 1,
+        "state": "found",
+        "name": "",
+        "notes": None,
+        "details": None,
+        "organization_fields": {},
+        "contacts": [],
+    }
     state = from_json(
         _doc(
-            {"instance": "global", "org_id": 1, "state": "found"},
+            found,
             {"instance": "global", "org_id": 2, "state": "missing"},
             {"instance": "global", "org_id": 3, "state": "unknown", "error": None},
         )
@@ -224,6 +234,24 @@ def test_minimal_entries_load() -> None:
         ("global", 2): FetchFailure(FetchState.MISSING, "missing"),
         ("global", 3): FetchFailure(FetchState.UNKNOWN, "unknown"),
     }
+
+
+@pytest.mark.parametrize("key", ["name", "notes", "details", "organization_fields", "contacts"])
+def test_a_found_org_without_its_data_is_refused(key: str) -> None:
+    """A found org missing its contacts (say) does not mean Zendesk has none."""
+    entry = {
+        "instance": "global",
+        "org_id": 1,
+        "state": "found",
+        "name": "x",
+        "notes": None,
+        "details": None,
+        "organization_fields": {},
+        "contacts": [],
+    }
+    del entry[key]
+    with pytest.raises(SnapshotError, match=key):
+        from_json(_doc(entry))
 
 
 def test_fields_are_sorted_by_key_on_load() -> None:
