@@ -18,20 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
-from checker import importer, reconcile
-from checker.checking import (
-    SelectionError,
-    Shard,
-    changed_org_files,
-    check_credentials,
-    fetch_live,
-    run_drift,
-    select,
-)
-from checker.gitlab import GitLabAuthError, GitLabConfigError, GitLabError
 from checker.models import DriftReport, FetchFailure, FetchState, OrgStatus
 from checker.orgfile import check_org_file
-from checker.preview import upsert_preview_note
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
 from checker.report import to_json as report_to_json
@@ -40,7 +28,9 @@ from checker.snapshot import SnapshotError
 from checker.snapshot import from_json as snapshot_from_json
 from checker.snapshot import to_json as snapshot_to_json
 from checker.validate import Validation, validate
-from checker.zendesk import CredentialsMissing, ZendeskError, ZendeskReader, credentials_from_env
+
+# The commands that talk to Zendesk or GitLab import zenpy and python-gitlab when they run:
+# `checker validate`, the merge-request gate, starts without them (half its start-up time).
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -129,7 +119,7 @@ def validate_cmd(
 
     Every problem is one line PATH:LINE:COL: RULE: MESSAGE. Exit 0 when valid, 1 when not.
     """
-    result = validate(config_dir, paths, today=_today())
+    result = validate(config_dir, paths, today=_today(), keep_specs=False)
     _report_validation(result, fmt, junit, codequality)
     raise Exit(EXIT_OK if result.ok else EXIT_INVALID)
 
@@ -241,6 +231,16 @@ def drift_cmd(
     Exit 0 all in sync, 3 drift or missing orgs found, 4 some org could not be checked
     (takes precedence over 3), 1 invalid files, 2 usage error or missing credentials.
     """
+    from checker.checking import (
+        SelectionError,
+        Shard,
+        changed_org_files,
+        check_credentials,
+        run_drift,
+        select,
+    )
+    from checker.zendesk import CredentialsMissing
+
     validation = _validated(config_dir)
     settings = validation.settings
     assert settings is not None
@@ -307,6 +307,9 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
     The snapshot holds contact data (personal data): keep it out of public places.
     Exit 0 when every org was read, 4 when some could not be.
     """
+    from checker.checking import SelectionError, check_credentials, fetch_live, select
+    from checker.zendesk import CredentialsMissing
+
     validation = _validated(config_dir)
     settings = validation.settings
     assert settings is not None
@@ -364,6 +367,14 @@ def import_cmd(
     Exit 0 when every file was written, 1 when a written file needs fixing by hand,
     4 when some org could not be read.
     """
+    from checker import importer
+    from checker.zendesk import (
+        CredentialsMissing,
+        ZendeskError,
+        ZendeskReader,
+        credentials_from_env,
+    )
+
     validation = _validated(config_dir)
     settings = validation.settings
     assert settings is not None
@@ -471,6 +482,11 @@ def reconcile_cmd(
     Exit 0 when done, 1 for bad reports, 2 for missing GitLab settings, 4 when some GitLab
     action failed (the rest was still done).
     """
+    from checker import reconcile
+    from checker.checking import check_credentials, run_drift
+    from checker.gitlab import GitLabAuthError, GitLabError
+    from checker.zendesk import CredentialsMissing
+
     validation = _validated(config_dir)
     settings = validation.settings
     assert settings is not None
@@ -545,6 +561,10 @@ def reconcile_cmd(
 )
 def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
     """Create or update the one drift-preview note on the current merge request."""
+    from checker import reconcile
+    from checker.gitlab import GitLabAuthError, GitLabConfigError, GitLabError
+    from checker.preview import upsert_preview_note
+
     settings, problems = load_settings(config_dir)
     if settings is None:
         click.echo(render_findings.text(problems), nl=False, err=True)

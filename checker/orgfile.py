@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.models import UNMANAGED, Contact, Finding, OrgSpec, Suppression
-from checker.schema import ORG_SCHEMA, dotted, json_view, schema_findings
+from checker.schema import ORG_SCHEMA, checked_view, dotted
 from checker.settings import Settings
 from checker.yamlload import Loaded, YamlLoadError, read_yaml_file
 
@@ -99,48 +99,13 @@ def check_loaded(loaded: Loaded, shown: str, settings: Settings, today: dt.date)
                     pos.line,
                     pos.column,
                     "schema-version",
-                    f"unknown schema_version {data['schema_version']!r}; "
+                    f"unknown schema_version {_short(data['schema_version'])}; "
                     f"this checker reads version {SCHEMA_VERSION}",
                     locator="schema_version",
                 ),
             ),
         )
-    findings: list[Finding] = []
-    overflow = set(loaded.overflow)
-    for p in loaded.overflow:
-        pos = loaded.pos(p)
-        findings.append(
-            Finding(
-                shown,
-                pos.line,
-                pos.column,
-                "number-too-large",
-                f"{dotted(p)}: {loaded.scalar_raw.get(p, '')} does not fit in 64 bits",
-                locator=dotted(p),
-            )
-        )
-    view, misread = json_view(loaded, ORG_SCHEMA)
-    misread_paths = set()
-    for p, kind in misread:
-        pos = loaded.pos(p)
-        raw = loaded.scalar_raw.get(p, "")
-        word = "a date" if kind == "date" else "a timestamp"
-        findings.append(
-            Finding(
-                shown,
-                pos.line,
-                pos.column,
-                "quote-value",
-                f"{dotted(p)}: YAML reads {raw} as {word}, but a string is expected; "
-                f"quote it: '{raw}'",
-                locator=dotted(p),
-            )
-        )
-        misread_paths.add(dotted(p))
-    skip = {dotted(p) for p in overflow} | misread_paths
-    findings.extend(
-        f for f in schema_findings(shown, loaded, view, ORG_SCHEMA) if f.locator not in skip
-    )
+    view, findings = checked_view(shown, loaded, ORG_SCHEMA)
     ids = _identity(view, loaded, settings)
     if any(f.severity == "error" for f in findings):
         return OrgFileResult(shown, None, tuple(findings), *ids)
@@ -148,6 +113,11 @@ def check_loaded(loaded: Loaded, shown: str, settings: Settings, today: dt.date)
     findings.extend(_rules(spec, view, loaded, settings, today))
     ok = not any(f.severity == "error" for f in findings)
     return OrgFileResult(shown, spec if ok else None, tuple(findings), *ids)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _what(data: Any) -> str:

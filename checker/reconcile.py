@@ -321,8 +321,11 @@ class GitLabWriter:
             assert action.iid is not None
             if action.note:
                 self._note_once(port, "merge_request", action.iid, action)
-            port.update_merge_request(action.iid, description=description, state_event="close")
+            # The branch goes first: while the merge request is open, a failed step is retried
+            # on the next run (it is found open again); a closed one is never looked at again,
+            # so closing first could leave the branch behind for good.
             port.delete_branch(action.branch)
+            port.update_merge_request(action.iid, description=description, state_event="close")
             return None
         if action.content is not None and action.file_path is not None:
             # Rebuilt from the default branch each time: the branch holds exactly one commit

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
 from checker.models import Finding
@@ -25,19 +25,26 @@ SNAPSHOT_SCHEMA = "snapshot.schema.json"
 _EMAIL_RE = re.compile(
     r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
-_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*$")
+# Linear: the host is taken whole, then an optional path; no two parts can trade characters.
+_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+(?:[/?#]\S*)?$")
+MAX_EMAIL = 254
+MAX_URI = 2048
 
 _FORMATS = FormatChecker(formats=())
 
 
 @_FORMATS.checks("email")
 def _is_email(value: object) -> bool:
-    return not isinstance(value, str) or bool(_EMAIL_RE.match(value))
+    if not isinstance(value, str):
+        return True
+    return len(value) <= MAX_EMAIL and bool(_EMAIL_RE.match(value))
 
 
 @_FORMATS.checks("uri")
 def _is_uri(value: object) -> bool:
-    return not isinstance(value, str) or bool(_URI_RE.match(value))
+    if not isinstance(value, str):
+        return True
+    return len(value) <= MAX_URI and bool(_URI_RE.match(value))
 
 
 @_FORMATS.checks("date", raises=ValueError)
@@ -45,6 +52,17 @@ def _is_date(value: object) -> bool:
     if isinstance(value, str):
         dt.date.fromisoformat(value)
     return True
+
+
+def _is_integer(checker: Any, instance: object) -> bool:
+    # JSON Schema counts 5.0 as an integer; an id written 5.0 is not one we can compare.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -55,11 +73,11 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str) -> Any:
     """The compiled validator for a shipped schema; built once per process."""
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=_FORMATS)
+    return _Validator(schema, format_checker=_FORMATS)
 
 
 @functools.cache
@@ -125,6 +143,57 @@ def _replace(data: Any, path: JsonPath) -> Any:
         items[head] = _replace(data[head], rest)
         return items
     return data
+
+
+def checked_view(path: str, loaded: Loaded, schema_name: str) -> tuple[Any, list[Finding]]:
+    """The JSON view of a document and every finding about its values: numbers beyond 64 bits,
+    values YAML read as a date or time where text is expected ("quote it"), and the schema's
+    errors, each reported once, at its key or value."""
+    findings: list[Finding] = []
+    for p in loaded.overflow:
+        pos = loaded.pos(p)
+        raw = loaded.scalar_raw.get(p, "")
+        shown = raw if len(raw) <= 40 else raw[:39] + "…"
+        findings.append(
+            Finding(
+                path,
+                pos.line,
+                pos.column,
+                "number-too-large",
+                f"{dotted(p)}: {shown} does not fit in 64 bits",
+                locator=dotted(p),
+            )
+        )
+    view, misread = json_view(loaded, schema_name)
+    dates = date_paths(schema_name)
+    for p, kind in misread:
+        pos = loaded.pos(p)
+        raw = loaded.scalar_raw.get(p, "")
+        if kind == "timestamp" and _generic(p) in dates:
+            rule, message = "invalid-date", f"{dotted(p)}: {raw} has a time; write the date only"
+        else:
+            word = "a date" if kind == "date" else "a date and time"
+            rule = "quote-value"
+            message = (
+                f"{dotted(p)}: YAML reads {raw} as {word}, but a string is expected; "
+                f"quote it: '{raw}'"
+            )
+        findings.append(Finding(path, pos.line, pos.column, rule, message, locator=dotted(p)))
+    skip = {f.locator for f in findings}
+    schema = list(schema_findings(path, loaded, view, schema_name))
+    unknown = {f.locator for f in schema if f.rule == "unknown-key"}
+    # Under an unknown key nothing else is worth saying; a value reported above is reported once.
+    findings = [f for f in findings if not _inside(f.locator, unknown)]
+    findings += [
+        f
+        for f in schema
+        if f.rule == "unknown-key" or (f.locator not in skip and not _inside(f.locator, unknown))
+    ]
+    return view, findings
+
+
+def _inside(locator: str, parents: set[str]) -> bool:
+    return any(locator == p or locator.startswith((p + ".", p + "[")) for p in parents)
 
 
 def _known_keys(error: ValidationError) -> list[str]:

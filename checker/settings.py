@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.models import Finding, Truth
-from checker.schema import SETTINGS_SCHEMA, json_view, schema_findings
+from checker.schema import SETTINGS_SCHEMA, checked_view
 from checker.yamlload import YamlLoadError, read_yaml_file
 
 SETTINGS_FILE = "checker.yaml"
@@ -135,8 +135,7 @@ def load_settings(config_dir: Path) -> tuple[Settings | None, list[Finding]]:
         return None, [Finding(shown, p.line, p.column, p.rule, p.message) for p in e.problems]
     if not isinstance(loaded.data, dict):
         return None, [Finding(shown, 1, 1, "not-a-mapping", "the settings file must be a mapping")]
-    data, _ = json_view(loaded, SETTINGS_SCHEMA)
-    findings = list(schema_findings(shown, loaded, data, SETTINGS_SCHEMA))
+    data, findings = checked_view(shown, loaded, SETTINGS_SCHEMA)
     if findings:
         return None, findings
     instances = {

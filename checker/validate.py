@@ -11,7 +11,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from checker.models import Finding, OrgSpec
@@ -84,24 +84,41 @@ def discover(orgs_dir: Path) -> tuple[list[Path], list[Finding]]:
     return files, findings
 
 
-def _check_one(args: tuple[Path, str, Settings, dt.date]) -> OrgFileResult:
-    return check_org_file(*args)
+#: what every file of a run is checked against, set once per worker process
+_CONTEXT: tuple[Settings, dt.date, bool] | None = None
 
 
-def _warm() -> None:
+def _start_worker(settings: Settings, today: dt.date, keep_specs: bool) -> None:
+    global _CONTEXT  # one context per worker process, set by its initializer
+    _CONTEXT = (settings, today, keep_specs)
     validator(ORG_SCHEMA)
 
 
+def _check_one(job: tuple[Path, str]) -> OrgFileResult:
+    assert _CONTEXT is not None
+    settings, today, keep_specs = _CONTEXT
+    result = check_org_file(job[0], job[1], settings, today)
+    # A spec holds every contact: only send it back to the parent process when it is used.
+    return result if keep_specs else replace(result, spec=None)
+
+
 def check_files(
-    paths: Sequence[Path], settings: Settings, today: dt.date, *, workers: int | None = None
+    paths: Sequence[Path],
+    settings: Settings,
+    today: dt.date,
+    *,
+    workers: int | None = None,
+    keep_specs: bool = True,
 ) -> list[OrgFileResult]:
-    jobs = [(p, display_path(p), settings, today) for p in paths]
+    jobs = [(p, display_path(p)) for p in paths]
     cpus = workers if workers is not None else (os.cpu_count() or 1)
     if cpus > 1 and len(jobs) >= PARALLEL_THRESHOLD:
         chunk = max(16, len(jobs) // (cpus * 8))
-        with ProcessPoolExecutor(max_workers=cpus, initializer=_warm) as pool:
+        with ProcessPoolExecutor(
+            max_workers=cpus, initializer=_start_worker, initargs=(settings, today, keep_specs)
+        ) as pool:
             return list(pool.map(_check_one, jobs, chunksize=chunk))
-    return [_check_one(j) for j in jobs]
+    return [check_org_file(path, shown, settings, today) for path, shown in jobs]
 
 
 def cross_file(results: Iterable[OrgFileResult]) -> list[Finding]:
@@ -172,6 +189,7 @@ def validate(
     *,
     today: dt.date | None = None,
     workers: int | None = None,
+    keep_specs: bool = True,
 ) -> Validation:
     """Validate the settings, every org file, and the rules across files.
 
@@ -191,7 +209,7 @@ def validate(
             continue
         if display_path(p) not in {display_path(f) for f in all_files}:
             targets.append(p)
-    results = check_files(targets, settings, today, workers=workers)
+    results = check_files(targets, settings, today, workers=workers, keep_specs=keep_specs)
     findings.extend(stray)
     for r in results:
         findings.extend(r.findings)

@@ -18,6 +18,7 @@ import functools
 import io
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,10 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _INT_RE = re.compile(r"^[-+]?(?:0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d\d?)-(\d\d?)$")
 _TAB_INDENT = re.compile(r"^[ ]*\t", re.MULTILINE)
+_BREAK = re.compile(r"\r\n|\r|\n")
+#: not printable in YAML 1.2, or a line break only by YAML 1.1 rules (which the C parser
+#: follows): either would put every later position, or the text itself, off
+_BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
 #: first characters a plain scalar needs to be anything but a string (YAML 1.2 core schema and
@@ -145,10 +150,16 @@ def _scalar(value: str, tag: str) -> tuple[Any, str | None]:
         text = value.replace("_", "")
         sign = -1 if text.startswith("-") else 1
         digits = text.lstrip("+-")
-        low = digits[:2].lower()
-        if low in ("0x", "0o", "0b"):
-            return sign * int(digits[2:], {"0x": 16, "0o": 8, "0b": 2}[low]), "int"
-        return sign * int(digits, 10), "int"
+        base = {"0x": 16, "0o": 8, "0b": 2}.get(digits[:2].lower(), 10)
+        body = digits[2:] if base != 10 else digits
+        if not body:  # "0x_": not a number in YAML 1.2
+            return value, None
+        if len(body) > 64:  # beyond 64 bits in any base; never converted (no huge ints)
+            return value, "int-overflow"
+        number = sign * int(body, base)
+        if not INT64_MIN <= number <= INT64_MAX:
+            return value, "int-overflow"
+        return number, "int"
     if tag == "tag:yaml.org,2002:float":
         text = value.replace("_", "").lower()
         if text.endswith(".inf"):
@@ -182,7 +193,7 @@ def decode(raw: bytes) -> str:
     except UnicodeDecodeError as e:
         before = raw[: e.start]
         line = before.count(b"\n") + 1
-        column = e.start - (before.rfind(b"\n") + 1) + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
         raise YamlLoadError(
             [
                 LoadProblem(
@@ -223,23 +234,51 @@ def read_yaml_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Loaded:
     return load_yaml(decode(raw))
 
 
+def position(text: str, index: int) -> Pos:
+    """1-based line and column of a character, line breaks counted as YAML 1.2 does."""
+    before = text[:index]
+    line = len(_BREAK.findall(before)) + 1
+    start = max(before.rfind("\n"), before.rfind("\r")) + 1
+    return Pos(line, index - start + 1)
+
+
 def load_yaml(text: str) -> Loaded:
     """Load one YAML document from text; raises YamlLoadError with every problem found."""
-    tab = _TAB_INDENT.search(text)
-    if tab:
-        line = text.count("\n", 0, tab.start()) + 1
-        column = tab.end() - tab.start()
+    bad = _BAD_CHAR.search(text)
+    if bad:
+        char = bad.group()
+        name = unicodedata.name(char, "a control character")
+        pos = position(text, bad.start())
         raise YamlLoadError(
             [
                 LoadProblem(
-                    "yaml-tab",
-                    "a tab character in indentation; YAML indents with spaces only",
-                    line,
-                    column,
+                    "yaml-char",
+                    f"character U+{ord(char):04X} ({name}) is not allowed in YAML text; remove it",
+                    pos.line,
+                    pos.column,
                 )
             ]
         )
-    return _Composer(text).run()
+    try:
+        return _Composer(text).run()
+    except YamlLoadError as e:
+        first = e.problems[0]
+        tab = _TAB_INDENT.search(text)
+        if first.rule == "yaml-syntax" and tab is not None:
+            # Tabs in indentation break block structure; inside block scalars they are text.
+            pos = position(text, tab.end() - 1)
+            if pos.line <= first.line:
+                raise YamlLoadError(
+                    [
+                        LoadProblem(
+                            "yaml-tab",
+                            "a tab character in indentation; YAML indents with spaces only",
+                            pos.line,
+                            pos.column,
+                        )
+                    ]
+                ) from None
+        raise
 
 
 class _Composer:
@@ -344,15 +383,7 @@ class _Composer:
             has_extras = event.anchor is not None or event.tag is not None
             if has_extras and not self._check_anchor_tag(event):
                 return None
-            if event.tag == _STR_TAG or event.style or not event.implicit[0]:
-                return event.value
-            value, kind = _resolve_plain(event.value)
-            if kind is not None:
-                self.kinds[path] = kind
-                self.raw[path] = event.value
-                if kind == "int" and not INT64_MIN <= value <= INT64_MAX:
-                    self.overflow.append(path)
-            return value
+            return self._scalar_value(event, path)
         if isinstance(event, ev.AliasEvent):
             self._refuse(
                 event,
@@ -371,12 +402,23 @@ class _Composer:
                 items.append(self._node(parser, child, (*path, len(items))))
         if kind_of is _MAP_START:
             mapping: dict[str, Any] = {}
-            key_positions = self.key_pos
+            key_positions, value_positions = self.key_pos, self.value_pos
             while True:
                 key_event = next_event()
-                if type(key_event) is _MAP_END:
+                kt = type(key_event)
+                if kt is _MAP_END:
                     return mapping if ok else None
-                key = self._key(parser, key_event)
+                # The common case inline (a plain or quoted name): this loop is the hot path.
+                text = key_event.value if kt is _SCALAR else None
+                if (
+                    text
+                    and key_event.anchor is None
+                    and key_event.tag is None
+                    and (key_event.style or text[0] not in _MAYBE_TYPED)
+                ):
+                    key: str | None = text
+                else:
+                    key = self._key(parser, key_event)
                 value_event = next_event()
                 if key is None:
                     self._skip(parser, value_event)
@@ -397,8 +439,32 @@ class _Composer:
                     self._skip(parser, value_event)
                     continue
                 key_positions[child_path] = key_pos
-                mapping[key] = self._node(parser, value_event, child_path)
+                if (
+                    type(value_event) is _SCALAR
+                    and value_event.anchor is None
+                    and value_event.tag is None
+                    and len(child_path) <= MAX_DEPTH
+                ):
+                    vm = value_event.start_mark
+                    value_positions[child_path] = (vm.line + 1, vm.column + 1)
+                    mapping[key] = self._scalar_value(value_event, child_path)
+                else:
+                    mapping[key] = self._node(parser, value_event, child_path)
         raise YamlLoadError([LoadProblem("yaml-syntax", "unexpected YAML event", mark.line + 1)])
+
+    def _scalar_value(self, event: Any, path: JsonPath) -> Any:
+        if event.tag == _STR_TAG or event.style or not event.implicit[0]:
+            return event.value
+        value, kind = _resolve_plain(event.value)
+        if kind is not None:
+            self.raw[path] = event.value
+            if kind == "int-overflow":
+                # Kept as its text: a number no check can use, and one Python would refuse
+                # to print past 4,300 digits.
+                kind = "int"
+                self.overflow.append(path)
+            self.kinds[path] = kind
+        return value
 
     def _key(self, parser: _EventSource, event: Any) -> str | None:
         if type(event) is _SCALAR and (

@@ -438,6 +438,27 @@ def test_after_commit_fault_with_retries_duplicates(server: FakeGitLab, project:
     assert [i["title"] for i in server.issues] == ["twice", "twice"]
 
 
+def test_fault_with_skip_hits_the_nth_matching_request(
+    server: FakeGitLab, project: Project
+) -> None:
+    server.add_fault(kind="status", method="POST", path=r"/issues$", skip=2, status=503)
+    with _client(server, retry=False) as no_retry:
+        lazy = no_retry.projects.get(7, lazy=True)
+        lazy.issues.create({"title": "first"})
+        lazy.issues.get(1)  # other requests neither count nor fault
+        lazy.issues.create({"title": "second"})
+        assert server.pending_faults() == 1
+        with pytest.raises(gitlab.exceptions.GitlabCreateError) as caught:
+            lazy.issues.create({"title": "third"})
+        assert caught.value.response_code == 503
+        lazy.issues.create({"title": "fourth"})
+    assert [i["title"] for i in server.issues] == ["first", "second", "fourth"]
+    assert [r.fault for r in server.writes()] == [None, None, "status", None]
+    assert server.pending_faults() == 0
+    with pytest.raises(ValueError, match="skip"):
+        server.add_fault(kind="drop", skip=-1)
+
+
 def test_persistent_fault_and_clear(server: FakeGitLab, project: Project) -> None:
     server.add_fault(kind="status", method="GET", path="/issues", status=404, times=-1)
     for _ in range(2):

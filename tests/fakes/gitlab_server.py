@@ -121,6 +121,7 @@ class _Fault:
     times: int
     status: int
     after_commit: bool
+    skip: int = 0
 
     def matches(self, method: str, raw_path: str) -> bool:
         if self.method is not None and self.method.upper() != method:
@@ -693,17 +694,21 @@ class FakeGitLab:
         times: int = 1,
         status: int = 500,
         after_commit: bool = False,
+        skip: int = 0,
     ) -> None:
         """Fail the next ``times`` matching requests (-1: every one).
 
         kind "status" answers ``status`` with ``{"message": "<status> <reason>"}``; kind
         "drop" closes the connection without answering. ``path`` is a regex searched in the
         raw and in the percent-decoded request path. With ``after_commit`` the request is
-        carried out first (the issue / note / commit is stored) and then fails."""
+        carried out first (the issue / note / commit is stored) and then fails. ``skip``
+        lets that many matching requests through unharmed first (to hit the N-th one)."""
         if kind not in {"status", "drop"}:
             raise ValueError(f"unknown fault kind {kind!r}")
         if times == 0 or times < -1:
             raise ValueError("times must be positive or -1")
+        if skip < 0:
+            raise ValueError("skip must not be negative")
         with self.lock:
             self._faults.append(
                 _Fault(
@@ -713,6 +718,7 @@ class FakeGitLab:
                     times=times,
                     status=status,
                     after_commit=after_commit,
+                    skip=skip,
                 )
             )
 
@@ -727,6 +733,9 @@ class FakeGitLab:
     def _take_fault(self, method: str, raw_path: str) -> _Fault | None:
         for fault in self._faults:
             if fault.matches(method, raw_path):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
                 if fault.times > 0:
                     fault.times -= 1
                     if fault.times == 0:
