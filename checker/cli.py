@@ -63,9 +63,11 @@ def config_dir_option(func: F) -> F:
 def _write(path: Path | None, content: str) -> None:
     if path is None:
         return
-    if path.parent and not path.parent.exists():
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
+        path.write_text(content, encoding="utf-8")
+    except OSError as e:
+        raise _fail(EXIT_USAGE, f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _today() -> dt.date:

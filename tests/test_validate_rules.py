@@ -169,3 +169,11 @@ def test_codequality_duplicate_fingerprints_are_made_unique() -> None:
     f = Finding("a.yaml", 1, 1, "x", "same", locator="k")
     items = json.loads(codequality([f, f]))
     assert len({i["fingerprint"] for i in items}) == 2
+
+
+def test_a_report_that_cannot_be_written_is_one_clear_line(broken_repo: Path) -> None:
+    (broken_repo / "blocker").write_text("a file where a folder is needed")
+    proc = run_cli("validate", "--junit", "blocker/junit.xml", cwd=broken_repo)
+    assert proc.returncode == 2
+    assert "checker: cannot write blocker/junit.xml:" in proc.stderr
+    assert "Traceback" not in proc.stderr
