@@ -68,7 +68,12 @@ def changed_org_files(ref: str, orgs_dir: Path) -> set[str]:
         return proc.stdout
 
     top = Path(git("rev-parse", "--show-toplevel").strip())
-    git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    try:
+        git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    except SelectionError:
+        raise SelectionError(
+            f"--changed-since {ref}: not a commit in this repository (is the clone too shallow?)"
+        ) from None
     listing = git(
         "diff", "--name-only", "-z", "--diff-filter=ACMR", "--end-of-options", ref,
         "--", str(orgs_dir.resolve()),

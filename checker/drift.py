@@ -68,11 +68,34 @@ def norm_name(value: object) -> str | None:
     return text or None
 
 
+_SF_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_key(value: str) -> str:
+    """The account a Salesforce id names: its case-sensitive 15-character form.
+
+    An 18-character id is the 15-character one plus three characters that spell out which of
+    the 15 are upper case, so it survives case-insensitive systems; its own letter case says
+    nothing. Anything that is not such an id is returned as it is.
+    """
+    text = value.strip()
+    if len(text) != 18:
+        return text
+    head, suffix = text[:15], text[15:].upper()
+    if any(c not in _SF_SUFFIX for c in suffix):
+        return text
+    chars = []
+    for i, ch in enumerate(head):
+        upper = _SF_SUFFIX.index(suffix[i // 5]) >> (i % 5) & 1
+        chars.append(ch.upper() if upper else ch.lower())
+    return "".join(chars)
+
+
 def norm_salesforce(expected: str | None, actual: object) -> tuple[str | None, str | None]:
-    """A 15-character id equals the 18-character id it is the prefix of."""
+    """A 15-character id equals the 18-character id of the same account."""
     exp = (expected or "").strip() or None
     act = str(actual).strip() or None if actual is not None else None
-    if exp and act and {len(exp), len(act)} == {15, 18} and exp[:15] == act[:15]:
+    if exp and act and salesforce_key(exp) == salesforce_key(act):
         return exp, exp
     return exp, act
 

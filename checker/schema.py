@@ -26,7 +26,8 @@ _EMAIL_RE = re.compile(
     r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 # Linear: the host is taken whole, then an optional path; no two parts can trade characters.
-_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+(?:[/?#]\S*)?$")
+# Only web addresses count as URIs here: every URL the product stores is opened by people.
+_URI_RE = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+(?:[/?#]\S*)?$")
 MAX_EMAIL = 254
 MAX_URI = 2048
 

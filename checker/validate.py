@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from checker.drift import salesforce_key
 from checker.models import Finding, OrgSpec
 from checker.orgfile import OrgFileResult, check_org_file
 from checker.schema import ORG_SCHEMA, validator
@@ -131,7 +132,7 @@ def cross_file(results: Iterable[OrgFileResult]) -> list[Finding]:
         if r.org_id is not None and r.instance is not None:
             by_id[(r.instance, r.org_id)].append(r)
         if r.salesforce_id:
-            by_sf[r.salesforce_id.upper()].append(r)
+            by_sf[salesforce_key(r.salesforce_id)].append(r)
         by_name[Path(r.path).name.lower()].append(r)
     for (instance, org_id), group in by_id.items():
         out += _duplicates(

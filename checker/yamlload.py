@@ -453,6 +453,17 @@ class _Composer:
         raise YamlLoadError([LoadProblem("yaml-syntax", "unexpected YAML event", mark.line + 1)])
 
     def _scalar_value(self, event: Any, path: JsonPath) -> Any:
+        bad = _BAD_CHAR.search(event.value) if event.style == '"' else None
+        if bad is not None:
+            # Double quotes allow escapes ("\0", "\x1b"): the text check saw none of these.
+            char = bad.group()
+            self._refuse(
+                event,
+                "yaml-char",
+                f"character U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
+                " is not allowed, escaped or not; remove it",
+            )
+            return None
         if event.tag == _STR_TAG or event.style or not event.implicit[0]:
             return event.value
         value, kind = _resolve_plain(event.value)

@@ -33,7 +33,9 @@ TODAY = dt.date(2026, 11, 20)
 ORG_ID = 360001234501
 NAME = "Northwind Logistics"
 AM_ID = 17735787
-SF_18 = "0016100001NWLGXAAA"
+# A consistent pair: the 18-character form's last three characters spell out which of the
+# first 15 are upper case (here the last five: NWLGX), so the two name the same account.
+SF_18 = "0016100001NWLGXAA5"
 SF_15 = SF_18[:15]
 GLOBAL_URL = "https://support.zendesk.example"
 US_GOV_URL = "https://support-federal.zendesk.example"
@@ -613,7 +615,7 @@ TRUTH_CASES = [
     pytest.param(
         "salesforce_id",
         {"salesforce_id": SF_18},
-        {"fields": {"salesforce_id": "0016100001BPKAAAA2"}},
+        {"fields": {"salesforce_id": "0016100001BPKAAAA5"}},
         "zendesk",
         id="salesforce_id",
     ),
@@ -646,7 +648,7 @@ def test_truth_missing_from_settings_falls_back_to_defaults() -> None:
         salesforce_id=SF_18,
     )
     live = make_live(
-        {"salesforce_id": "0016100001BPKAAAA2"},
+        {"salesforce_id": "0016100001BPKAAAA5"},
         contacts=[LiveContact("a@x.example", "Z"), LiveContact("c@x.example", "C")],
     )
     result = run(spec, live, make_settings(truth={}))
@@ -673,11 +675,24 @@ def test_salesforce_short_id_equals_long_id(declared: str, zendesk: str) -> None
     assert_in_sync(run(make_spec(salesforce_id=declared), make_live({"salesforce_id": zendesk})))
 
 
+def test_an_18_character_id_in_other_letter_case_is_the_same_account() -> None:
+    """Zendesk or a spreadsheet may change the case of an 18-character id: the account is the
+    same, since its last three characters carry the case of the first 15."""
+    live = make_live({"salesforce_id": SF_18.lower()})
+    assert_in_sync(run(make_spec(salesforce_id=SF_15), live))
+
+
+def test_a_15_character_id_with_a_wrong_checksum_id_is_another_account() -> None:
+    other = SF_15 + "AAA"  # says all letters are lower case: 0016100001nwlgx, another account
+    item = only_item(run(make_spec(salesforce_id=SF_15), make_live({"salesforce_id": other})))
+    assert (item.kind, item.actual) == (CHANGED, other)
+
+
 @pytest.mark.parametrize(
     ("declared", "zendesk"),
     [
-        (SF_18, "0016100001BPKAAAA2"),
-        (SF_15, "0016100001BPKAAAA2"),
+        (SF_18, "0016100001BPKAAAA5"),
+        (SF_15, "0016100001BPKAAAA5"),
         (SF_18, "0016100001BPKAA"),
         (SF_15, SF_15.lower()),
         (SF_18, SF_18[:17]),

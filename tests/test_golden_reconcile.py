@@ -40,7 +40,7 @@ ITEMS = (
         "ci-bot@bluepeak.example",
     ),
     DriftItem(
-        "salesforce_id", DriftKind.CHANGED, "0016100001BPKAAAA2", "0016100001BPKAAAZZ", "zendesk"
+        "salesforce_id", DriftKind.CHANGED, "0016100001BPKAAAA5", "0016100001BPKAAAZZ", "zendesk"
     ),
 )
 ORG = OrgDrift(

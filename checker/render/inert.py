@@ -25,6 +25,7 @@ Public API (stable, used by several renderers): :func:`inline`, :func:`block`, :
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote, urlsplit
 
 __all__ = ["block", "inline", "plain", "url"]
@@ -45,6 +46,17 @@ _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 _PICTURES = {chr(c): chr(0x2400 + c) for c in range(0x20)} | {"\x7f": "\u2421"}
 _BACKTICKS = re.compile(r"`+")
 _URL_UNSAFE = re.compile(r"[\s<>\"'`()\[\]\\|]")
+#: a GitLab mention or reference sigil directly before a word: @user, #1, !2, &3, ~label, %v1, $4
+_SIGIL = re.compile(r"([@#!&~%$])(?=\w)()")
+_FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "@#!&~%$"}
+#: GitLab's closing pattern (lib/gitlab/closing_issue_extractor.rb): a keyword, then a
+#: reference to an issue (#1, group/project#1, an issue URL) or an external one (ACME-7)
+_CLOSING = re.compile(
+    r"\b((?i:clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement(?:s|ed|ing)?))"
+    r"(:?\s+(?i:issues?\s+)?)(?=[\w./-]*[#＃]\d|https?://|[A-Z][A-Z0-9_]+-\d)"
+)
+#: a bare commit SHA GitLab would link (and cross-reference) if the commit exists
+_HEX_WORD = re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b")
 
 
 def _text(value: object) -> str:
@@ -87,8 +99,13 @@ def inline(text: object, *, table: bool = True) -> str:
     raw = _text(text)
     if raw == "":
         return ""
-    one_line = _visible(_BREAKS.sub(" ↵ ", raw))
-    if _PLAIN.match(one_line) and not _WWW.search(one_line) and not _LIST_START.match(one_line):
+    one_line = no_closing(_visible(_BREAKS.sub(" ↵ ", raw)))
+    if (
+        _PLAIN.match(one_line)
+        and not _WWW.search(one_line)
+        and not _LIST_START.match(one_line)
+        and not _HEX_WORD.search(one_line)
+    ):
         return one_line
     return _code_span(one_line, table=table)
 
@@ -99,7 +116,7 @@ def block(text: object) -> str:
     The result starts and ends with a blank line, so it always forms its own block; put it at the
     start of a line, outside lists and tables. Empty text gives an emphasised ``(empty)``.
     """
-    raw = _text(text).replace("\r\n", "\n")
+    raw = no_closing(_text(text).replace("\r\n", "\n"))
     raw = _BREAKS.sub("\n", raw)
     lines = [_visible(line) for line in raw.split("\n")]
     while lines and not lines[-1].strip():
@@ -115,12 +132,28 @@ def block(text: object) -> str:
 
 
 def plain(text: object, *, limit: int = 200) -> str:
-    """A single line of text for places that show no Markdown, such as an issue title.
+    """A single line of text for places that show no Markdown: titles, commit messages.
 
-    Line breaks and controls are removed, runs of spaces collapsed, the length capped.
+    Line breaks and controls are removed, runs of spaces collapsed, the length capped. GitLab
+    still finds mentions and references in titles (``@all`` notifies, ``#1`` cross-links) and
+    closing phrases in commit messages, so their sigils become full-width look-alikes.
     """
     one_line = " ".join(_BIDI.sub("", _CONTROLS.sub(" ", _BREAKS.sub(" ", _text(text)))).split())
+    one_line = _SIGIL.sub(lambda m: _FULLWIDTH[m.group(1)] + m.group(2), one_line)
+    one_line = no_closing(one_line)
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def no_closing(text: str) -> str:
+    """``text`` with GitLab's issue-closing phrases ("Fixes #1") defused.
+
+    GitLab reads them from the raw description of a merge request and from commit messages,
+    code spans or not, and closes the issues they name when the merge request is merged. The
+    keyword's first letter becomes its full-width form; the rest reads as written.
+    """
+    return _CLOSING.sub(
+        lambda m: chr(ord(m.group(1)[0]) + 0xFEE0) + m.group(1)[1:] + m.group(2), text
+    )
 
 
 def url(text: object) -> str | None:
@@ -132,7 +165,9 @@ def url(text: object) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
-    if _URL_UNSAFE.search(parts.netloc):
+    if _URL_UNSAFE.search(parts.netloc) or any(
+        unicodedata.category(c) in ("Cc", "Cf") for c in raw
+    ):
         return None
     # Percent-encode anything that could end the link target early or smuggle Markdown.
     safe = "/:@!$&*+,;=~%?#-._"

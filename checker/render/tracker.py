@@ -105,7 +105,10 @@ def _ours(value: object) -> Inert:
 
 
 def _handle(value: object) -> Inert:
-    return _text(None if value is None else f"@{value}")
+    """A GitLab username as text (a code span, so it notifies nobody), safe in a table cell."""
+    if value is None:
+        return Inert("*(none)*")
+    return Inert(inert.inline(f"@{value}", table=True))
 
 
 @functools.cache
