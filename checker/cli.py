@@ -366,8 +366,8 @@ def import_cmd(
     """Write org files from live Zendesk data for customers not yet in the repository.
 
     Orgs already declared are skipped; an existing file is never overwritten without --force.
-    Exit 0 when every file was written, 1 when a written file needs fixing by hand,
-    4 when some org could not be read.
+    Exit 0 when every file was written; 1 when an org does not exist, a file is in the way, or
+    a written file needs fixing by hand; 4 when some org could not be read.
     """
     from checker import importer
     from checker.zendesk import (
