@@ -384,19 +384,24 @@ class GitLabProject:
         """The same connection, another project (the support-ops project)."""
         return GitLabProject(self._client, ref, secret=self._secret)
 
+    def _labelled(self, on: Noteable, label: str, state: str) -> Any:
+        """A lazy listing of the issues or merge requests with ``label`` in ``state``, newest
+        first, 100 per page (python-gitlab follows the pages)."""
+        manager = self._project.issues if on == "issue" else self._project.mergerequests
+        return manager.list(
+            labels=[label],
+            state=state,
+            order_by="created_at",
+            sort="desc",
+            per_page=PER_PAGE,
+            iterator=True,
+            max_retries=MAX_RETRIES,
+        )
+
     def open_issues(self, label: str) -> list[TrackedIssue]:
         """Every open issue carrying ``label``: one paginated listing, 100 per page."""
         with self._errors(f"listing open issues labelled {label!r}"):
-            return [
-                self._issue(raw)
-                for raw in self._project.issues.list(
-                    labels=[label],
-                    state="opened",
-                    per_page=PER_PAGE,
-                    iterator=True,
-                    max_retries=MAX_RETRIES,
-                )
-            ]
+            return [self._issue(raw) for raw in self._labelled("issue", label, "opened")]
 
     def search_issues(
         self, text: str, *, label: str, state: IssueState, limit: int = 20
@@ -420,16 +425,7 @@ class GitLabProject:
     def open_merge_requests(self, label: str) -> list[TrackedMergeRequest]:
         """Every open merge request carrying ``label``: one paginated listing."""
         with self._errors(f"listing open merge requests labelled {label!r}"):
-            return [
-                self._mr(raw)
-                for raw in self._project.mergerequests.list(
-                    labels=[label],
-                    state="opened",
-                    per_page=PER_PAGE,
-                    iterator=True,
-                    max_retries=MAX_RETRIES,
-                )
-            ]
+            return [self._mr(raw) for raw in self._labelled("merge_request", label, "opened")]
 
     def merge_requests_for_branch(
         self, branch: str, *, state: MergeRequestState = "opened"
@@ -451,15 +447,7 @@ class GitLabProject:
         """Every closed issue with ``label`` when they fit in ``max_pages`` pages, else None
         (after one request: the first page says how many pages there are)."""
         with self._errors(f"listing closed issues labelled {label!r}"):
-            pages = self._project.issues.list(
-                labels=[label],
-                state="closed",
-                order_by="created_at",
-                sort="desc",
-                per_page=PER_PAGE,
-                iterator=True,
-                max_retries=MAX_RETRIES,
-            )
+            pages = self._labelled("issue", label, "closed")
             if not _fits(pages, max_pages):
                 return None
             return [self._issue(raw) for raw in pages]
@@ -469,15 +457,7 @@ class GitLabProject:
     ) -> list[TrackedMergeRequest] | None:
         """Every closed merge request with ``label`` (as :meth:`closed_issues`)."""
         with self._errors(f"listing closed merge requests labelled {label!r}"):
-            pages = self._project.mergerequests.list(
-                labels=[label],
-                state="closed",
-                order_by="created_at",
-                sort="desc",
-                per_page=PER_PAGE,
-                iterator=True,
-                max_retries=MAX_RETRIES,
-            )
+            pages = self._labelled("merge_request", label, "closed")
             if not _fits(pages, max_pages):
                 return None
             return [self._mr(raw) for raw in pages]
