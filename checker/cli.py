@@ -23,7 +23,7 @@ from checker.orgfile import check_org_file
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
 from checker.report import to_json as report_to_json
-from checker.settings import display_path, load_settings
+from checker.settings import Settings, display_path, load_settings
 from checker.snapshot import SnapshotError
 from checker.snapshot import from_json as snapshot_from_json
 from checker.snapshot import to_json as snapshot_to_json
@@ -168,8 +168,10 @@ class Progress:
             self._bar.__exit__(None, None, None)
 
 
-def _validated(config_dir: Path) -> Validation:
-    """Validate first: invalid files end the command with exit 1 before any request."""
+def _validated(config_dir: Path) -> tuple[Validation, Settings]:
+    """Validate first: invalid files end the command with exit 1 before any request.
+
+    Returns the validation and its settings, instance URLs overridden from the environment."""
     result = validate(config_dir, today=_today())
     if not result.ok or result.settings is None:
         click.echo(render_findings.text(result.findings), nl=False, err=True)
@@ -179,7 +181,7 @@ def _validated(config_dir: Path) -> Validation:
             err=True,
         )
         raise Exit(EXIT_INVALID)
-    return result
+    return result, result.settings.with_url_override()
 
 
 def _fail(code: int, message: str) -> Exit:
@@ -243,10 +245,7 @@ def drift_cmd(
     )
     from checker.zendesk import CredentialsMissing
 
-    validation = _validated(config_dir)
-    settings = validation.settings
-    assert settings is not None
-    settings = settings.with_url_override()
+    validation, settings = _validated(config_dir)
     try:
         parsed_shard = Shard.parse(shard) if shard else None
         changed = (
@@ -312,10 +311,7 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
     from checker.checking import SelectionError, check_credentials, fetch_live, select
     from checker.zendesk import CredentialsMissing
 
-    validation = _validated(config_dir)
-    settings = validation.settings
-    assert settings is not None
-    settings = settings.with_url_override()
+    validation, settings = _validated(config_dir)
     try:
         specs, _ = select(validation.specs, org_ids=org_ids)
         credentials = check_credentials(specs, settings, os.environ)
@@ -377,10 +373,7 @@ def import_cmd(
         credentials_from_env,
     )
 
-    validation = _validated(config_dir)
-    settings = validation.settings
-    assert settings is not None
-    settings = settings.with_url_override()
+    validation, settings = _validated(config_dir)
     if sum(bool(x) for x in (org_ids, query, with_collaboration_project)) != 1:
         raise click.UsageError("give exactly one of --org, --search, --with-collaboration-project")
     name = instance or settings.default_instance
@@ -489,10 +482,7 @@ def reconcile_cmd(
     from checker.gitlab import GitLabAuthError, GitLabError
     from checker.zendesk import CredentialsMissing
 
-    validation = _validated(config_dir)
-    settings = validation.settings
-    assert settings is not None
-    settings = settings.with_url_override()
+    validation, settings = _validated(config_dir)
     try:
         gitlab = reconcile.connect_from_env(os.environ, settings)
     except GitLabError as e:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from checker.models import Finding, Truth
 from checker.schema import SETTINGS_SCHEMA, checked_view
@@ -98,13 +97,7 @@ class Settings:
                 instances[name] = Instance(
                     inst.name, url.rstrip("/"), inst.fields, inst.rate_limit_per_minute
                 )
-        return _replace(self, instances=instances)
-
-
-def _replace(settings: Settings, **changes: Any) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
+        return replace(self, instances=instances)
 
 
 def display_path(path: Path) -> str:

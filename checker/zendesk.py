@@ -393,15 +393,6 @@ class ZendeskReader:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def field_keys(self) -> set[str]:
-        """Keys of the instance's organization fields (one request; cache it per run)."""
-
-        def run() -> set[str]:
-            return {f.key for f in self._client().organization_fields()}
-
-        keys: set[str] = self._call("organization fields", run)
-        return keys
-
     def _show_many(self, ids: Sequence[int]) -> dict[int, Any]:
         def run() -> dict[int, Any]:
             found = {}
@@ -570,9 +561,6 @@ class ZendeskReader:
 
         ids: list[int] = self._call("organization listing", run)
         return ids
-
-    def fetch_one(self, org_id: int) -> LiveOrg | FetchFailure:
-        return self.fetch([org_id])[org_id]
 
 
 def _scalar(value: Any) -> Scalar | list[Scalar]:

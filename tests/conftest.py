@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.cli_support import EMAIL, GOV_TOKEN, TOKEN, seed
+from tests.fakes.zendesk_server import FakeZendesk
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -19,3 +23,20 @@ def config_dir(tmp_path: Path) -> Path:
     (cfg / "orgs").mkdir(parents=True)
     shutil.copy(SETTINGS, cfg / "checker.yaml")
     return cfg
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[FakeZendesk, FakeZendesk]]:
+    with (
+        FakeZendesk(email=EMAIL, token=TOKEN, rate_limit=100_000) as main,
+        FakeZendesk(oauth_token=GOV_TOKEN, rate_limit=100_000) as gov,
+    ):
+        seed(main, "global")
+        seed(gov, "us-gov")
+        yield main, gov
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    return tmp_path

@@ -3,94 +3,15 @@ real zenpy client, and Zendesk-compatible servers on loopback (one per instance)
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from checker.report import from_json as report_from_json
-from checker.schema import DRIFT_REPORT_SCHEMA, validator
+from tests.cli_support import GOV_TOKEN, TOKEN, drift_json, env_for, run
 from tests.fakes.zendesk_server import FakeZendesk
 
 from .conftest import ROOT
-
-EMAIL, TOKEN, GOV_TOKEN = "bot@example.example", "zd-token-AAAA1111", "gov-oauth-BBBB2222"
-FIELD_KEYS = ("am_project_id", "cmp_id", "cmp_developers", "salesforce_id", "support_level")
-
-
-def seed(server: FakeZendesk, instance: str) -> None:
-    """The bundled example snapshot, served live."""
-    snap = json.loads((ROOT / "examples" / "snapshot.json").read_text())
-    for key in FIELD_KEYS:
-        server.add_org_field(key, key)
-    for org in snap["orgs"]:
-        if org["instance"] != instance:
-            continue
-        server.add_org(
-            org["org_id"],
-            org["name"],
-            notes=org["notes"],
-            details=org["details"],
-            fields=org["organization_fields"],
-        )
-        for c in org["contacts"]:
-            server.add_user(c["user_id"], c["name"], c["email"], org["org_id"])
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FakeZendesk, FakeZendesk]]:
-    with (
-        FakeZendesk(email=EMAIL, token=TOKEN, rate_limit=100_000) as main,
-        FakeZendesk(oauth_token=GOV_TOKEN, rate_limit=100_000) as gov,
-    ):
-        seed(main, "global")
-        seed(gov, "us-gov")
-        yield main, gov
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    return tmp_path
-
-
-def env_for(servers: tuple[FakeZendesk, FakeZendesk], **extra: str) -> dict[str, str]:
-    main, gov = servers
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "CHECKER_TODAY": "2026-11-26",
-        "ZENDESK_URL": main.url,
-        "ZENDESK_EMAIL": EMAIL,
-        "ZENDESK_API_TOKEN": TOKEN,
-        "ZENDESK_US_GOV_URL": gov.url,
-        "ZENDESK_US_GOV_OAUTH_TOKEN": GOV_TOKEN,
-    }
-    env.update(extra)
-    return env
-
-
-def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "checker", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def drift_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(proc.stdout)
-    assert not list(validator(DRIFT_REPORT_SCHEMA).iter_errors(doc))
-    return doc
 
 
 def items_by_org(doc: dict[str, Any]) -> dict[int, set[tuple[str, str, object, object]]]:

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cli_support import EMAIL, GOV_TOKEN, TOKEN, run, seed
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.zendesk_server import FakeZendesk
 
 from .conftest import ROOT
-from .test_drift_cli import EMAIL, GOV_TOKEN, TOKEN, seed
 
 GITLAB_TOKEN = "glpat-cli-token-XYZ9876"
 
@@ -57,18 +55,6 @@ def env(world: tuple[FakeZendesk, FakeZendesk, FakeGitLab, Path], **extra: str) 
     }
     out.update(extra)
     return out
-
-
-def run(args: list[str], cwd: Path, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "checker", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def test_sharded_drift_then_reconcile_twice(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -25,10 +24,8 @@ from checker.drift import build_report
 from checker.models import Contact, FetchFailure, LiveOrg, OrgSpec
 from checker.settings import DEFAULT_FIELD_KEYS, Instance
 from checker.zendesk import Credentials, Pacer, ZendeskReader
+from tests.cli_support import drift_json, env_for, run
 from tests.fakes.zendesk_server import FakeZendesk, _Response
-from tests.test_drift_cli import EMAIL as EMAIL_CLI
-from tests.test_drift_cli import GOV_TOKEN, drift_json, env_for, run, seed
-from tests.test_drift_cli import TOKEN as TOKEN_CLI
 from tests.test_zendesk_reader import EMAIL, TOKEN, settings, states
 
 from .conftest import ROOT
@@ -449,23 +446,6 @@ def test_shards_are_a_stable_partition() -> None:
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[FakeZendesk, FakeZendesk]]:
-    with (
-        FakeZendesk(email=EMAIL_CLI, token=TOKEN_CLI, rate_limit=100_000) as main,
-        FakeZendesk(oauth_token=GOV_TOKEN, rate_limit=100_000) as gov,
-    ):
-        seed(main, "global")
-        seed(gov, "us-gov")
-        yield main, gov
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    return tmp_path
 
 
 def git(repo: Path, *args: str) -> None:
