@@ -302,10 +302,8 @@ def test_fault_path_method_and_forever(fake: FakeZendesk) -> None:
 def test_slow_fault_exceeds_client_timeout(fake: FakeZendesk) -> None:
     fake.add_org(1, "One")
     fake.add_fault(kind="slow", delay=2.0)
-    started = time.monotonic()
     with pytest.raises(requests.exceptions.ReadTimeout):
         _get(fake, "/api/v2/organizations/1.json", timeout=0.2)
-    assert time.monotonic() - started < 1.5
     fake.add_fault(kind="slow", delay=0.3)
     started = time.monotonic()
     response = _get(fake, "/api/v2/organizations/1.json")
@@ -455,15 +453,12 @@ def test_concurrency_and_latency() -> None:
                 statuses.append(response.status_code)
 
         threads = [threading.Thread(target=worker) for _ in range(8)]
-        started = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        elapsed = time.monotonic() - started
         assert statuses == [200] * 8
-        assert server.max_in_flight >= 4
-        assert elapsed < 2.0
+        assert server.max_in_flight >= 4  # served at once, not one after the other
         server.set_latency(0.0)
         assert _get(server, "/api/v2/organizations/1.json").status_code == 200
         assert server.errors == []
@@ -488,9 +483,8 @@ def test_stop_with_open_keep_alive_connection() -> None:
     session = requests.Session()
     try:
         assert session.get(f"{server.url}/api/v2/organizations/1", auth=AUTH).status_code == 200
-        started = time.monotonic()
-        server.stop()
-        assert time.monotonic() - started < 2.0
+        server.stop()  # must return: pytest's timeout would catch a hang
+        assert server.errors == []
     finally:
         session.close()
         server.stop()
