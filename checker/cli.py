@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -189,6 +190,13 @@ def _fail(code: int, message: str) -> Exit:
     return Exit(code)
 
 
+def _terminal_width(output: Path | None) -> int | None:
+    """The terminal's width when the text goes to one; None (plain lines) for logs and files."""
+    if output is not None or not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
 def _drift_exit(report: DriftReport) -> int:
     if report.count(OrgStatus.UNKNOWN):
         return EXIT_UNKNOWN
@@ -221,6 +229,12 @@ def _drift_exit(report: DriftReport) -> int:
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
 )
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Text format: list in-sync orgs too (by default they are only counted).",
+)
 def drift_cmd(
     config_dir: Path,
     org_ids: tuple[int, ...],
@@ -229,6 +243,7 @@ def drift_cmd(
     snapshot: Path | None,
     fmt: str,
     output: Path | None,
+    show_all: bool,
 ) -> None:
     """Compare the org files with live Zendesk (or a snapshot) and report every difference.
 
@@ -289,7 +304,7 @@ def drift_cmd(
     elif fmt == "markdown":
         text = drift_markdown.render(report)
     else:
-        text = drift_text.render(report)
+        text = drift_text.render(report, width=_terminal_width(output), show_all=show_all)
     if output is not None:
         _write(output, text)
         click.echo(drift_text.summary_line(report), err=True)
