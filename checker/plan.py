@@ -640,7 +640,7 @@ class _Planner:
                 return issue.web_url
             note = None
             if marker.drift != drift:
-                note = _change_note(marker.items, items)
+                note = _change_note(marker.items, items, body_of(issue.description))
             out.append(
                 Action(
                     org=key_text(key),
@@ -997,7 +997,23 @@ def _ref_cell(url: str | None, acked: bool) -> tracker.Inert:
     return tracker.Inert(cell)
 
 
-def _change_note(before: Sequence[str], items: Sequence[DriftItem]) -> str:
+_KIND_FROM_CODE = {code: kind for kind, code in _KIND_CODE.items()}
+
+
+def _named_items(description: str) -> dict[str, str]:
+    """Every word of an earlier description by the digest an item fingerprint keeps of it, so
+    that an item no longer drifting can be named (the marker keeps no emails)."""
+    out: dict[str, str] = {}
+    for word in re.split(r"[\s`]+", description):
+        word = word.strip(".,;:()[]*|<>\\")
+        if word and ("@" in word or word.startswith("user:")):
+            out.setdefault(_digest(word, 8), word)
+    return out
+
+
+def _change_note(
+    before: Sequence[str], items: Sequence[DriftItem], old_description: str = ""
+) -> str:
     """What changed between the items a description was written for and ``items``."""
     old = {fp.rsplit("/", 1)[0]: fp for fp in before}
     new_lines: list[str] = []
@@ -1011,16 +1027,25 @@ def _change_note(before: Sequence[str], items: Sequence[DriftItem]) -> str:
             new_lines.append(tracker.describe(item))
         elif old[ident] != fp:
             changed_lines.append(tracker.describe(item))
-    gone: dict[str, int] = {}
+    names = _named_items(old_description)
+    gone_lines: list[str] = []
+    unnamed: dict[str, int] = {}
     for ident in old:
-        if ident not in seen:
-            field_name = ident.split("/", 1)[0]
-            gone[field_name] = gone.get(field_name, 0) + 1
-    gone_lines = [
-        tracker.Inert(inert.inline(f, table=False) + (f" ({n} items)" if n > 1 else ""))
-        for f, n in sorted(gone.items())
+        if ident in seen:
+            continue
+        parts = ident.split("/")
+        field_name, code, which = parts[0], parts[1] if len(parts) > 1 else "", parts[-1]
+        kind = _KIND_FROM_CODE.get(code)
+        named = names.get(which) if which != _digest(None, 8) else None
+        if kind is None or (which != _digest(None, 8) and named is None):
+            unnamed[field_name] = unnamed.get(field_name, 0) + 1
+            continue
+        gone_lines.append(tracker.describe(DriftItem(field_name, kind, None, None, item=named)))
+    gone_lines += [
+        tracker.Inert(inert.inline(f, table=False) + (f" ({n} items)" if n > 1 else " (an item)"))
+        for f, n in sorted(unnamed.items())
     ]
-    return tracker.note("changed", new=new_lines, changed=changed_lines, gone=gone_lines)
+    return tracker.note("changed", new=new_lines, changed=changed_lines, gone=sorted(gone_lines))
 
 
 def make_plan(

@@ -110,7 +110,7 @@ def test_changed_drift_updates_in_place_with_one_note(run: Runner, server: FakeG
     assert len(notes) == 1
     assert "Different values now" in notes[0] and "New:" in notes[0]
     assert "new@org101.example" in str(issue["description"])
-    assert re.search(r"Actual \(Zendesk\) \| 2 \|", str(issue["description"]))
+    assert re.search(r"Zendesk: 2 · Source of truth", str(issue["description"]))
 
 
 def test_drift_gone_closes_with_a_note_and_closes_the_merge_request(

@@ -70,6 +70,24 @@ def edit_distance(a: str, b: str, limit: int = TYPO_DISTANCE) -> int:
     return prev[-1]
 
 
+_DIGITS = re.compile(r"\d")
+
+
+def typo_distance(a: str, b: str) -> int | None:
+    """The edit distance of two emails when one looks like a typo of the other, else None.
+
+    Short addresses are a few edits from many others, so the allowance grows with the local
+    part (one edit per four characters, at most :data:`TYPO_DISTANCE`); addresses that differ
+    only in digits (``user1``, ``user2``) are different people."""
+    a, b = a.strip().lower(), b.strip().lower()
+    shortest = min(len(a.split("@")[0]), len(b.split("@")[0]))
+    allowed = min(TYPO_DISTANCE, shortest // 4)
+    if allowed == 0 or _DIGITS.sub("", a) == _DIGITS.sub("", b):
+        return None
+    d = edit_distance(a, b, allowed)
+    return d if 0 < d <= allowed else None
+
+
 def _is_email_item(item: DriftItem) -> bool:
     return item.field in EMAIL_FIELDS and item.item is not None and "@" in item.item
 
@@ -86,8 +104,8 @@ def typo_pairs(items: Sequence[DriftItem]) -> list[TypoPair]:
         for u in unexpected:
             if m.field != u.field:
                 continue
-            d = edit_distance(str(m.item).lower(), str(u.item).lower())
-            if 0 < d <= TYPO_DISTANCE:
+            d = typo_distance(str(m.item), str(u.item))
+            if d is not None:
                 candidates.append((d, str(m.item), str(u.item), m, u))
     candidates.sort(key=lambda c: c[:3])
     used: set[int] = set()

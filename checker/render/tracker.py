@@ -26,6 +26,13 @@ import jinja2
 
 from checker.models import DriftItem, DriftKind, OrgDrift, OrgStatus, Scalar
 from checker.render import inert
+from checker.render.presentation import (
+    TypoPair,
+    is_text_item,
+    paired_items,
+    present,
+    text_diff,
+)
 
 HANDBOOK = "https://about.gitlab.com/handbook"
 HANDBOOK_AM_ID = (
@@ -59,8 +66,8 @@ _KIND_LABEL = {
     DriftKind.CONTACT_NAME_DIFFERS: "contact name differs",
 }
 _TRUTH_LABEL = {
-    "repo": "the org file: Zendesk should change",
-    "zendesk": "Zendesk: the org file should change",
+    "repo": "the org file (Zendesk should change)",
+    "zendesk": "Zendesk (the org file should change)",
 }
 
 
@@ -204,27 +211,77 @@ class ItemView:
     truth: str
     truth_label: Inert
     file_url: str
+    #: notes and details: the differing lines, as an inert block
+    diff: Inert | None = None
+    #: a Zendesk member without an email: the ``ignore`` entry that accepts it, as a block
+    ignore_entry: Inert | None = None
+    #: a typo pair: the email in the file and the one in Zendesk
+    typo_file: str | None = None
+    typo_zendesk: str | None = None
 
 
 def _is_multiline(value: Scalar) -> bool:
     return isinstance(value, str) and ("\n" in value or len(value) > 120)
 
 
+def _ignore_entry(user: str) -> Inert:
+    """The ``ignore:`` entry that accepts a Zendesk member the file cannot list."""
+    return Inert(
+        inert.block(
+            "ignore:\n"
+            "  - field: support_contacts\n"
+            f"    value: {user}\n"
+            "    reason: <why this member without an email may stay>\n"
+            "    until: <YYYY-MM-DD, the last day it applies>"
+        )
+    )
+
+
 def item_view(item: DriftItem, file_url: str) -> ItemView:
     multiline = _is_multiline(item.expected) or _is_multiline(item.actual)
     shown = "(text, shown below)"
+    diff = None
+    if is_text_item(item):
+        diff = Inert(inert.block("\n".join(text_diff(item.expected, item.actual))))
+    no_email = (
+        item.field == "support_contacts"
+        and item.kind is DriftKind.UNEXPECTED_IN_ZENDESK
+        and (item.item or "").startswith("user:")
+    )
     return ItemView(
         field=item.field,
         item=item.item,
-        what=Inert(_KIND_LABEL.get(item.kind, item.kind.value)),
+        what=Inert(
+            "member without an email" if no_email else _KIND_LABEL.get(item.kind, item.kind.value)
+        ),
         expected=shown if multiline and item.expected is not None else item.expected,
         actual=shown if multiline and item.actual is not None else item.actual,
         expected_raw=item.expected,
         actual_raw=item.actual,
-        multiline=multiline,
+        multiline=multiline and diff is None,
         truth=item.truth,
         truth_label=Inert(_TRUTH_LABEL.get(item.truth, inert.inline(item.truth))),
         file_url=file_url,
+        diff=diff,
+        ignore_entry=_ignore_entry(item.item or "user:?") if no_email else None,
+    )
+
+
+def typo_view(pair: TypoPair, file_url: str) -> ItemView:
+    return ItemView(
+        field=pair.field,
+        item=None,
+        what=Inert("looks like a typo"),
+        expected=pair.in_file,
+        actual=pair.in_zendesk,
+        expected_raw=pair.in_file,
+        actual_raw=pair.in_zendesk,
+        multiline=False,
+        truth="typo",
+        truth_label=Inert("unclear: one of the two is mistyped"),
+        file_url=file_url,
+        typo_file=pair.in_file,
+        typo_zendesk=pair.in_zendesk,
     )
 
 
@@ -253,9 +310,9 @@ def _request_line(item: DriftItem, org: OrgDrift) -> RequestLine:
         return RequestLine(Inert("CMP Developers should include"), item.item)
     if field == "support_contacts":
         if kind is DriftKind.UNEXPECTED_IN_ZENDESK:
-            return RequestLine(
-                Inert("This user should no longer be associated with the org"), item.item
-            )
+            # a member without an email is named by its name and Zendesk user id
+            who = item.actual if (item.item or "").startswith("user:") else item.item
+            return RequestLine(Inert("This user should no longer be associated with the org"), who)
         if kind is DriftKind.CONTACT_NAME_DIFFERS:
             return RequestLine(Inert(f"The name of user {email} should therefore be"), value)
         return RequestLine(Inert("This user should be associated with the org"), item.item)
@@ -282,11 +339,17 @@ def _handbook_ref(field: str) -> str:
 
 
 def repo_owned(org: OrgDrift) -> tuple[DriftItem, ...]:
-    return tuple(i for i in org.items if i.truth == "repo")
+    """Items support operations should change in Zendesk. Typo pairs are left to a person:
+    a request to add a mistyped address, or a merge request adopting half of the pair, would
+    make things worse."""
+    paired = paired_items(org.items)
+    return tuple(i for i in org.items if i.truth == "repo" and id(i) not in paired)
 
 
 def zendesk_owned(org: OrgDrift) -> tuple[DriftItem, ...]:
-    return tuple(i for i in org.items if i.truth == "zendesk")
+    """Items a merge request should adopt from Zendesk (typo pairs excepted, as above)."""
+    paired = paired_items(org.items)
+    return tuple(i for i in org.items if i.truth == "zendesk" and id(i) not in paired)
 
 
 def support_request(org: OrgDrift, zendesk_url: str) -> Inert | None:
@@ -323,16 +386,84 @@ class OrgLinks:
     ops_new_issue_url: str | None = None
     mr_url: str | None = None
     mr_branch: str | None = None
+    #: the merge request's number when the caller knows it for good (shown as !N)
+    mr_iid: int | None = None
     previous_url: str | None = None
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _request_summary(items: Sequence[DriftItem]) -> str:
+    """What the support-operations request asks for, counted: "add 3 contacts and change 1
+    value"."""
+    add = remove = rename = other = 0
+    for i in items:
+        if i.field == "support_contacts" and i.kind is DriftKind.MISSING_IN_ZENDESK:
+            add += 1
+        elif i.field == "support_contacts" and i.kind is DriftKind.UNEXPECTED_IN_ZENDESK:
+            remove += 1
+        elif i.kind is DriftKind.CONTACT_NAME_DIFFERS:
+            rename += 1
+        else:
+            other += 1
+    parts = [
+        f"{verb} {_count(n, noun)}"
+        for verb, n, noun in (
+            ("add", add, "contact"),
+            ("remove", remove, "contact"),
+            ("rename", rename, "contact"),
+            ("change", other, "value"),
+        )
+        if n
+    ]
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+
+
+def todo_line(org: OrgDrift, org_links: OrgLinks) -> Inert:
+    """The one line an issue starts with: what a person should do about it."""
+    if org.status is OrgStatus.MISSING:
+        return Inert(
+            "**To do:** find out why Zendesk has no such org: restore it through support "
+            "operations, or update or remove the org file in a merge request."
+        )
+    steps: list[str] = []
+    repo = repo_owned(org)
+    if repo:
+        steps.append(f"Ask support operations to {_request_summary(repo)} — request below")
+    if zendesk_owned(org):
+        if org_links.mr_iid is not None:
+            steps.append(f"Review and merge !{org_links.mr_iid}")
+        elif org_links.mr_url is not None:
+            # Linked by its branch: the merge request is created after this issue, and a
+            # description that changed once it exists would cost a write on every next run.
+            steps.append(
+                f"Review and merge the [merge request]({_url(org_links.mr_url)}) that adopts "
+                f"Zendesk's values (branch {inert.inline(org_links.mr_branch, table=False)})"
+            )
+        else:
+            steps.append("Update the org file to Zendesk's values (see below)")
+    typos = sum(1 for p in present(org.items) if isinstance(p, TypoPair))
+    if typos:
+        steps.append(f"Fix {_count(typos, 'email')} that look{'s' if typos == 1 else ''} mistyped")
+    if not steps:
+        steps.append("Nothing to do: no difference is left")
+    return Inert("**To do:** " + ". ".join(steps) + ".")
 
 
 def issue_body(org: OrgDrift, links: Links, org_links: OrgLinks, line_of: dict[str, int]) -> Inert:
     """The drift issue's description (without the hidden marker)."""
     items = [
-        item_view(i, links.file(org.file, line_of.get(_top_field(i.field)))) for i in org.items
+        typo_view(i, links.file(org.file, line_of.get(_top_field(i.field))))
+        if isinstance(i, TypoPair)
+        else item_view(i, links.file(org.file, line_of.get(_top_field(i.field))))
+        for i in present(org.items)
     ]
+    request = support_request(org, org_links.zendesk_url)
     return render(
         "issue.md.j2",
+        todo=todo_line(org, org_links),
         status=org.status.value,
         org_id=org.org_id,
         name=org.name,
@@ -343,13 +474,15 @@ def issue_body(org: OrgDrift, links: Links, org_links: OrgLinks, line_of: dict[s
         csm=org.csm,
         error=org.error,
         items=items,
-        request=support_request(org, org_links.zendesk_url),
+        differences=len(items),
+        request=Inert(inert.block(request)) if request is not None else None,
         suppressed=org.suppressed,
         info=org.info,
         ops_url=org_links.ops_url,
         ops_project=org_links.ops_project,
         ops_new_issue_url=org_links.ops_new_issue_url,
         mr_url=org_links.mr_url,
+        mr_ref=Inert(f"!{org_links.mr_iid}") if org_links.mr_iid is not None else None,
         mr_branch=org_links.mr_branch,
         previous_url=org_links.previous_url,
     )
