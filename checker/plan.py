@@ -883,41 +883,7 @@ class _Planner:
     def dashboard(self) -> tuple[Action | None, str | None]:
         if not self.combined.complete:
             return None, "dashboard: not updated (the reports are partial)"
-        rows: list[tuple[int, str, int, tracker.DashboardRow]] = []
-        counts: dict[str, int] = {}
-        for key, spec in self.specs.items():
-            org = self.combined.orgs.get(key)
-            status = tracker.dashboard_status(org)
-            counts[status] = counts.get(status, 0) + 1
-            instance = self.settings.instances.get(spec.instance)
-            order = tracker.STATUS_ORDER.get(status, 9)
-            rows.append(
-                (
-                    order,
-                    spec.name.lower(),
-                    spec.org_id,
-                    tracker.DashboardRow(
-                        name=spec.name,
-                        instance=spec.instance,
-                        org_id=spec.org_id,
-                        zendesk_url=instance.agent_org_url(spec.org_id) if instance else "",
-                        file_name=tracker.file_name(spec.path),
-                        file_url=self.ctx.links.file(spec.path),
-                        status=tracker.status_cell(org),
-                        issue=_ref_cell(self.issue_refs.get(key), self._acked("org", key)),
-                        mr=_ref_cell(self.mr_refs.get(key), self._acked("adopt", key)),
-                        notes=tracker.notes_cell(org),
-                    ),
-                )
-            )
-        rows.sort(key=lambda r: r[:3])
-        states = ("drifted", "missing", "unknown", "suppressed", "in_sync", "not_checked")
-        summary = f"{len(rows)} orgs: " + ", ".join(
-            f"{counts.get(s, 0)} {s.replace('_', ' ')}"
-            for s in states
-            if counts.get(s) or s != "not_checked"
-        )
-        body = tracker.dashboard_body([r[3] for r in rows], summary, self.combined.checked_on)
+        body, summary = self._dashboard_body()
         acks = tuple(sorted(set(self.acks), key=lambda a: (a.kind, a.org)))
         marker = Marker("dashboard", acks=acks)
         title = self.settings.gitlab.dashboard_title
@@ -975,6 +941,72 @@ class _Planner:
             None,
         )
 
+    def _dashboard_body(self) -> tuple[str, str]:
+        """The dashboard's text and its one-line summary: counts for every declared org, a
+        row only for those that need attention (by CSM, orgs without one last)."""
+        project_url = self.state.project.web_url
+        rows: list[tuple[tuple[Any, ...], tracker.DashboardRow]] = []
+        counts: dict[str, int] = {}
+        per_csm: dict[str | None, dict[str, int]] = {}
+        for key, spec in self.specs.items():
+            org = self.combined.orgs.get(key)
+            status = tracker.dashboard_status(org)
+            counts[status] = counts.get(status, 0) + 1
+            bucket = per_csm.setdefault(spec.csm, {})
+            group = {"suppressed": "in_sync", "not_checked": "unknown"}.get(status, status)
+            bucket[group] = bucket.get(group, 0) + 1
+            if status not in tracker.NEEDS_ATTENTION:
+                continue
+            order = (
+                spec.csm is None,
+                (spec.csm or "").lower(),
+                tracker.STATUS_ORDER.get(status, 9),
+                spec.name.lower(),
+                spec.org_id,
+            )
+            row = tracker.DashboardRow(
+                name=spec.name,
+                instance=spec.instance,
+                org_id=spec.org_id,
+                csm=spec.csm,
+                status=tracker.status_cell(org),
+                issue=_ref_cell(self.issue_refs.get(key), self._acked("org", key), project_url),
+                mr=_ref_cell(self.mr_refs.get(key), self._acked("adopt", key), project_url),
+                notes=tracker.notes_cell(org),
+            )
+            rows.append((order, row))
+        rows.sort(key=lambda r: r[0])
+        states = ("drifted", "missing", "unknown", "not_checked", "in_sync", "suppressed")
+        words = {
+            "unknown": "could not be checked",
+            "in_sync": "in sync",
+            "suppressed": "in sync with accepted differences",
+            "not_checked": "not checked",
+        }
+        summary = f"{len(self.specs):,} orgs: " + ", ".join(
+            f"{counts.get(s, 0):,} {words.get(s, s)}"
+            for s in states
+            if counts.get(s) or s not in ("not_checked", "suppressed")
+        )
+        csm_rows = sorted(
+            (
+                tracker.CsmCount(
+                    csm,
+                    drifted=c.get("drifted", 0),
+                    missing=c.get("missing", 0),
+                    unknown=c.get("unknown", 0),
+                    in_sync=c.get("in_sync", 0),
+                )
+                for csm, c in per_csm.items()
+            ),
+            key=lambda c: (c.csm is None, -c.attention, (c.csm or "").lower()),
+        )
+        in_sync = counts.get("in_sync", 0) + counts.get("suppressed", 0)
+        body = tracker.dashboard_body(
+            [r[1] for r in rows], summary, self.combined.checked_on, csm_rows, in_sync
+        )
+        return body, summary
+
     def _history_dashboard(self) -> tuple[bool, Any]:
         lookup = Lookup("dashboard")
         if lookup not in self.state.history:
@@ -986,12 +1018,15 @@ class _Planner:
         return any(a.kind == kind and a.org == key and a.drift != RESOLVED for a in self.acks)
 
 
-def _ref_cell(url: str | None, acked: bool) -> tracker.Inert:
+def _ref_cell(url: str | None, acked: bool, project_url: str = "") -> tracker.Inert:
+    """An issue or merge request as its GitLab reference (``#12``, ``!3``). Something created
+    later in this run is a placeholder, filled in with its URL (which GitLab shows as its
+    reference too); the next run writes the reference."""
     if url is None:
         return tracker.Inert("")
-    # A bare issue or merge request URL: GitLab shows it as its reference (#12, !3). The text
-    # must not depend on the number, which is unknown while the thing is still to be created.
-    cell = url if url.startswith("\x00") else inert.url(url) or ""
+    cell = tracker.reference(url, project_url) if project_url else url
+    if not project_url and not url.startswith("\x00"):
+        cell = inert.url(url) or ""
     if acked:
         cell += " closed by a person"
     return tracker.Inert(cell)

@@ -55,7 +55,7 @@ from checker.plan import (
     note_marker,
     with_marker,
 )
-from checker.render.tracker import Links
+from checker.render.tracker import Links, reference
 from checker.report import ReportError, from_json
 from checker.settings import Settings
 
@@ -234,7 +234,13 @@ class GitLabWriter:
         if action.body is None or action.marker is None:
             return None
         fallback = f"{self._info.web_url}/-/issues"
-        body = PLACEHOLDER_RE.sub(lambda m: urls.get(m.group(), fallback), action.body)
+        if action.target == "dashboard":  # the dashboard shows #12 and !3, not URLs
+            body = PLACEHOLDER_RE.sub(
+                lambda m: reference(urls.get(m.group(), fallback), self._info.web_url),
+                action.body,
+            )
+        else:
+            body = PLACEHOLDER_RE.sub(lambda m: urls.get(m.group(), fallback), action.body)
         return with_marker(action.marker, body)
 
     # ------------------------------------------------------------------ issues

@@ -153,18 +153,17 @@ def test_merge_request_description() -> None:
 
 
 def test_dashboard() -> None:
+    project = "https://gitlab.example/support/zendesk-orgs"
     rows = [
         tracker.DashboardRow(
             name=ORG.name,
             instance="global",
             org_id=ORG.org_id,
-            zendesk_url=ZD,
-            file_name="bluepeak-analytics.yaml",
-            file_url=LINKS.file(ORG.file),
+            csm="akim",
             status=tracker.status_cell(ORG),
-            issue=tracker.Inert("https://gitlab.example/support/zendesk-orgs/-/issues/12"),
+            issue=tracker.reference(f"{project}/-/issues/12", project),
             mr=tracker.Inert(
-                "https://gitlab.example/support/zendesk-orgs/-/merge_requests/4 closed by a person"
+                tracker.reference(f"{project}/-/merge_requests/4", project) + " closed by a person"
             ),
             notes=tracker.notes_cell(ORG),
         ),
@@ -172,17 +171,18 @@ def test_dashboard() -> None:
             name="Northwind | Logistics",
             instance="global",
             org_id=360001234501,
-            zendesk_url="https://support.zendesk.example/agent/organizations/360001234501/tickets",
-            file_name="northwind-logistics.yaml",
-            file_url=LINKS.file("config/orgs/northwind-logistics.yaml"),
-            status=tracker.Inert("unknown (not checked)"),
+            status=tracker.Inert("could not be checked"),
             issue=tracker.Inert(""),
             mr=tracker.Inert(""),
             notes=tracker.Inert(inline("Zendesk answered 503 <html>")),
         ),
     ]
+    per_csm = [tracker.CsmCount("akim", drifted=1, in_sync=3), tracker.CsmCount(None, unknown=1)]
     check(
-        "dashboard.md", tracker.dashboard_body(rows, "2 orgs: 1 drifted, 1 unknown", "2026-01-15")
+        "dashboard.md",
+        tracker.dashboard_body(
+            rows, "5 orgs: 1 drifted, 1 could not be checked, 3 in sync", "2026-01-15", per_csm, 3
+        ),
     )
 
 

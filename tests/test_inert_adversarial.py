@@ -370,9 +370,7 @@ def rendered_everywhere(h: str) -> dict[str, str]:
                 name=h,
                 instance=h,
                 org_id=5,
-                zendesk_url=ZD,
-                file_name=tracker.file_name(h),
-                file_url=LINKS.file(PATH),
+                csm=h,
                 status=tracker.status_cell(org),
                 issue=_ref_cell("https://gitlab.example/support/zendesk-orgs/-/issues/12", True),
                 mr=_ref_cell(
@@ -381,7 +379,9 @@ def rendered_everywhere(h: str) -> dict[str, str]:
                 notes=tracker.notes_cell(org),
             )
         )
-    out["dashboard"] = tracker.dashboard_body(rows, "3 orgs: 1 drifted", h)
+    out["dashboard"] = tracker.dashboard_body(
+        rows, "3 orgs: 1 drifted", h, [tracker.CsmCount(h, drifted=1), tracker.CsmCount(None)], 1
+    )
     report = DriftReport(
         orgs=tuple(
             hostile_org(h, s)

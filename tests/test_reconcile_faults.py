@@ -237,6 +237,12 @@ def _norm(text: object, server: FakeGitLab, names: dict[str, str]) -> str:
     text = re.sub(
         rf"{re.escape(server.web_url)}/-/(?:issues|merge_requests)/\d+", name, str(text or "")
     )
+
+    def reference(m: re.Match[str]) -> str:  # the dashboard's #12 and !3
+        kind = "issues" if m.group(1) == "#" else "merge_requests"
+        return names.get(f"{server.web_url}/-/{kind}/{m.group(2)}", m.group(0))
+
+    text = re.sub(r"(?<=\| )([#!])(\d+)(?= )", reference, text)
     text = re.sub(r"(follows=|acks=\S*:)\d+", r"\1N", text)
     return re.sub(r" body=[0-9a-f]+", "", text.replace(server.url, "http://gitlab"))
 

@@ -542,19 +542,48 @@ def note(reason: str, **context: Any) -> Inert:
 
 @dataclass(frozen=True, slots=True)
 class DashboardRow:
+    """An org that needs attention, as the dashboard lists it."""
+
     name: str
     instance: str
     org_id: int
-    zendesk_url: str
-    file_name: str
-    file_url: str
     status: Inert
     issue: Inert
     mr: Inert
     notes: Inert
+    csm: str | None = None
 
 
-STATUS_ORDER = {"missing": 0, "drifted": 1, "unknown": 2, "suppressed": 3, "in_sync": 4}
+@dataclass(frozen=True, slots=True)
+class CsmCount:
+    """One CSM's orgs by state (``csm`` None: orgs whose file names no CSM)."""
+
+    csm: str | None
+    drifted: int = 0
+    missing: int = 0
+    unknown: int = 0
+    in_sync: int = 0
+
+    @property
+    def attention(self) -> int:
+        return self.drifted + self.missing + self.unknown
+
+
+STATUS_ORDER = {
+    "missing": 0,
+    "drifted": 1,
+    "unknown": 2,
+    "not_checked": 3,
+    "suppressed": 4,
+    "in_sync": 5,
+}
+#: the longest dashboard written (a quarter of GitLab's limit left for the marker and edits)
+DASHBOARD_CHARS = 786_432
+#: the states a dashboard lists; the others are only counted
+NEEDS_ATTENTION = frozenset({"drifted", "missing", "unknown", "not_checked"})
+#: the most characters of an error shown in a dashboard cell (the drift issue or the job log
+#: has it in full)
+ERROR_CHARS = 160
 
 
 def dashboard_status(org: OrgDrift | None) -> str:
@@ -577,7 +606,7 @@ def status_cell(org: OrgDrift | None) -> Inert:
     return Inert(
         {
             "missing": "**missing** in Zendesk",
-            "unknown": "unknown (not checked)",
+            "unknown": "could not be checked",
             "suppressed": "suppressed",
             "in_sync": "in sync",
         }.get(state, state)
@@ -589,7 +618,10 @@ def notes_cell(org: OrgDrift | None) -> Inert:
         return Inert("")
     parts: list[str] = []
     if org.status is OrgStatus.UNKNOWN and org.error:
-        parts.append(inert.inline(org.error))
+        error = org.error
+        if len(error) > ERROR_CHARS:
+            error = error[: ERROR_CHARS - 1] + "…"
+        parts.append(inert.inline(error))
     if org.suppressed:
         until = sorted({s.suppressed_until or "?" for s in org.suppressed})
         n = len(org.suppressed)
@@ -599,13 +631,50 @@ def notes_cell(org: OrgDrift | None) -> Inert:
     return Inert("; ".join(parts))
 
 
-def dashboard_body(rows: Sequence[DashboardRow], counts: str, checked_on: str | None) -> Inert:
-    return render(
-        "dashboard.md.j2",
-        rows=rows,
-        counts=Inert(counts),
-        checked_on=checked_on or None,
-    )
+_ISSUE_URL = re.compile(r"/-/(issues|merge_requests)/(\d+)\Z")
+
+
+def reference(url: str | None, project_url: str) -> Inert:
+    """``#12`` for an issue of the project, ``!3`` for a merge request; another URL (or a
+    placeholder for something created later in the run) as it is."""
+    if url is None:
+        return Inert("")
+    if url.startswith("\x00"):
+        return Inert(url)
+    m = _ISSUE_URL.search(url)
+    if m is not None and url[: m.start()] == project_url.rstrip("/"):
+        return Inert(("#" if m.group(1) == "issues" else "!") + m.group(2))
+    return Inert(inert.url(url) or "")
+
+
+def dashboard_body(
+    rows: Sequence[DashboardRow],
+    counts: str,
+    checked_on: str | None,
+    per_csm: Sequence[CsmCount] = (),
+    in_sync: int = 0,
+) -> Inert:
+    """The dashboard: the counts, a table per CSM, and the orgs that need attention.
+
+    It stays under :data:`DASHBOARD_CHARS` (GitLab refuses descriptions over 1,048,576
+    characters): past that, the last rows give way to a line saying how many more there are.
+    At 20,000 orgs with 2,000 drifting it is about 220 kB, so that only happens when most orgs
+    drift at once, and then the drift issues and the reports hold every org anyway."""
+    shown = list(rows)
+    while True:
+        body = render(
+            "dashboard.md.j2",
+            rows=shown,
+            more=len(rows) - len(shown),
+            counts=Inert(counts),
+            checked_on=checked_on or None,
+            per_csm=per_csm,
+            in_sync=in_sync,
+        )
+        if len(body) <= DASHBOARD_CHARS or not shown:
+            return body
+        keep = int(len(shown) * DASHBOARD_CHARS / len(body) * 0.95)
+        shown = shown[: min(keep, len(shown) - 1)]
 
 
 def file_name(path: str) -> str:
