@@ -287,15 +287,32 @@ def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Find
         kind = loaded.scalar_kind.get(where)
         expected = _expected_word(vv)
         if kind in ("int", "float", "bool", "null") and "string" in _as_list(vv):
-            raw = _short(value) if kind != "null" else "an empty value"
-            msg = (
-                f"{locator}: YAML reads {raw} as {_type_word(value)}, but {expected} is expected; "
-                f"quote it"
-            )
-            if kind != "null":
-                msg += f": '{loaded.scalar_raw.get(where, _plain(value))}'"
+            raw = loaded.scalar_raw.get(where, _plain(value))
+            key = str(where[-1]) if where and isinstance(where[-1], str) else locator
+            if kind == "null" and raw in ("", "~"):
+                msg = (
+                    f"{locator}: has no value, which YAML reads as empty (null), but "
+                    f"{expected} is expected; write the value after '{key}: '"
+                )
+            else:
+                read = {"null": "empty (null)", "bool": f"the boolean {_plain(value)}"}.get(
+                    kind, _type_word(value)
+                )
+                msg = (
+                    f"{locator}: YAML reads {raw} as {read}, not as text; to mean the text, "
+                    f"quote it: '{raw}'"
+                )
             yield Finding(path, pos.line, pos.column, "quote-value", msg, locator=locator)
             return
+        if isinstance(value, str) and "object" in _as_list(vv):
+            m = re.match(r"([A-Za-z_][\w.-]*):(\S.*)", value)
+            if m is not None:
+                msg = (
+                    f"{locator}: '{value}' needs a space after the colon: write "
+                    f"'{m.group(1)}: {m.group(2)}'"
+                )
+                yield Finding(path, pos.line, pos.column, "wrong-type", msg, locator=locator)
+                return
         yield Finding(
             path,
             pos.line,

@@ -29,6 +29,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from checker import yamlhints
+
 MAX_FILE_BYTES = 1024 * 1024
 #: an org file nests four levels; far deeper nesting is an attack on the reader's stack
 MAX_DEPTH = 32
@@ -272,7 +274,8 @@ def load_yaml(text: str) -> Loaded:
                     [
                         LoadProblem(
                             "yaml-tab",
-                            "a tab character in indentation; YAML indents with spaces only",
+                            "a tab character in indentation; YAML indents with spaces only: "
+                            "replace the tab with spaces",
                             pos.line,
                             pos.column,
                         )
@@ -301,8 +304,36 @@ class _Composer:
             mark = e.problem_mark or e.context_mark
             pos = _line_col(mark) if mark is not None else Pos(1, 1)
             problem = (e.problem or e.context or "invalid YAML").strip()
+            tab = _TAB_INDENT.search(self.text)
+            if tab is not None and position(self.text, tab.end() - 1).line <= pos.line:
+                # load_yaml reports the tab instead: the cause of what the parser saw
+                raise YamlLoadError(
+                    [LoadProblem("yaml-syntax", problem, pos.line, pos.column)]
+                ) from None
+            cpos = _line_col(e.context_mark) if e.context_mark is not None else None
+            hint = yamlhints.explain(
+                self.text,
+                problem,
+                pos.line,
+                pos.column,
+                e.context,
+                cpos.line if cpos else None,
+                cpos.column if cpos else None,
+            )
+            if hint is not None:
+                raise YamlLoadError(
+                    [LoadProblem("yaml-syntax", hint.message, hint.line, hint.column)]
+                ) from None
             raise YamlLoadError(
-                [LoadProblem("yaml-syntax", f"YAML syntax error: {problem}", pos.line, pos.column)]
+                [
+                    LoadProblem(
+                        "yaml-syntax",
+                        f"YAML cannot read the file here ({problem}); compare this line and "
+                        "the one above with lines that work",
+                        pos.line,
+                        pos.column,
+                    )
+                ]
             ) from None
         except YAMLError as e:
             raise YamlLoadError(
