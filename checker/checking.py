@@ -17,7 +17,12 @@ from checker.drift import build_report
 from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
 from checker.settings import Settings
 from checker.snapshot import LiveState
-from checker.zendesk import Credentials, ZendeskReader, credentials_from_env
+from checker.zendesk import (
+    Credentials,
+    CredentialsMissing,
+    ZendeskReader,
+    credentials_from_env,
+)
 
 
 class SelectionError(Exception):
@@ -111,11 +116,18 @@ def select(
 def check_credentials(
     specs: Sequence[OrgSpec], settings: Settings, environ: Mapping[str, str]
 ) -> dict[str, Credentials]:
-    """Credentials of every instance the specs need, before any request is made."""
-    return {
-        name: credentials_from_env(settings.instance(name), settings, environ)
-        for name in sorted({s.instance for s in specs})
-    }
+    """Credentials of every instance the specs need, before any request is made. Raises one
+    :class:`CredentialsMissing` naming every missing variable of every instance."""
+    found: dict[str, Credentials] = {}
+    missing: list[str] = []
+    for name in sorted({s.instance for s in specs}):
+        try:
+            found[name] = credentials_from_env(settings.instance(name), settings, environ)
+        except CredentialsMissing as e:
+            missing.append(str(e))
+    if missing:
+        raise CredentialsMissing("; ".join(missing))
+    return found
 
 
 def fetch_live(

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +41,40 @@ EXIT_UNKNOWN = 4
 EXIT_INTERNAL = 5
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the environment variables the commands read, for their --help ("\b": kept as written)
+_ZENDESK_ENV = """
+  ZENDESK_EMAIL + ZENDESK_API_TOKEN, or ZENDESK_OAUTH_TOKEN
+                  credentials of the default instance (only from the environment)
+  ZENDESK_<INSTANCE>_EMAIL, _API_TOKEN, _OAUTH_TOKEN
+                  another instance's (us-gov: ZENDESK_US_GOV_API_TOKEN, ...)
+  ZENDESK_URL, ZENDESK_<INSTANCE>_URL
+                  replace an instance's URL from checker.yaml"""
+_GITLAB_ENV = """
+  GITLAB_TOKEN    access token with the api scope (CI_JOB_TOKEN cannot do this)
+  GITLAB_URL      GitLab's URL (default: CI_SERVER_URL)
+  GITLAB_PROJECT  id or path of the project holding the issues (default: CI_PROJECT_ID)"""
+_COMMON_ENV = """
+  CHECKER_TODAY   a fixed date (YYYY-MM-DD) to judge ignore entries by
+  CHECKER_DEBUG   set to show the traceback of an internal error"""
+
+
+def _env_help(*parts: str) -> str:
+    return "\b\nEnvironment variables:" + "".join(parts)
+
+
+ENV_VALIDATE = _env_help(_COMMON_ENV)
+ENV_ZENDESK = _env_help(_ZENDESK_ENV, _COMMON_ENV)
+ENV_RECONCILE = _env_help(
+    _GITLAB_ENV,
+    "\n  CI_PROJECT_URL  links to org files (when gitlab.repository_url is not set)",
+    "\n  (without --report, also the Zendesk variables:)",
+    _ZENDESK_ENV,
+    _COMMON_ENV,
+)
+ENV_PREVIEW = _env_help(
+    _GITLAB_ENV, "\n  CI_MERGE_REQUEST_IID  the merge request, when --mr is not given"
+)
 
 
 class Exit(Exception):
@@ -82,7 +116,10 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Run 'checker COMMAND --help' for a command's options and environment variables.",
+)
 @click.version_option(package_name="zendesk-org-checker", prog_name="checker")
 def cli() -> None:
     """Keep Zendesk organizations as their YAML files in config/orgs/ declare them.
@@ -92,7 +129,7 @@ def cli() -> None:
     """
 
 
-@cli.command("validate")
+@cli.command("validate", short_help="Validate the org files and the settings.", epilog=ENV_VALIDATE)
 @config_dir_option
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -101,15 +138,17 @@ def cli() -> None:
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="Output on stdout.",
+    help="Output on stdout: PATH:LINE:COL lines, or JSON.",
 )
 @click.option(
-    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write a JUnit report."
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a JUnit report (for the merge request's test report).",
 )
 @click.option(
     "--codequality",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write a GitLab Code Quality report.",
+    help="Also write a GitLab Code Quality report (for the merge request widget).",
 )
 def validate_cmd(
     config_dir: Path,
@@ -121,6 +160,7 @@ def validate_cmd(
     """Validate org files (all of config/orgs/, or PATHS) and the settings.
 
     Every problem is one line PATH:LINE:COL: RULE: MESSAGE. Exit 0 when valid, 1 when not.
+    No network, no credentials.
     """
     result = validate(config_dir, paths, today=_today(), keep_specs=False)
     _report_validation(result, fmt, junit, codequality)
@@ -185,6 +225,35 @@ def _validated(config_dir: Path) -> tuple[Validation, Settings]:
     return result, result.settings.with_url_override()
 
 
+def _missing_gitlab(environ: Mapping[str, str]) -> list[str]:
+    """The GitLab variables that are not set (every one, for one line naming them all)."""
+
+    def unset(*names: str) -> bool:
+        return not any(environ.get(n, "").strip() for n in names)
+
+    missing = []
+    if unset("GITLAB_URL", "CI_SERVER_URL"):
+        missing.append("GITLAB_URL (or CI_SERVER_URL)")
+    if unset("GITLAB_TOKEN"):
+        job = "; CI_JOB_TOKEN cannot create issues" if not unset("CI_JOB_TOKEN") else ""
+        missing.append(f"GITLAB_TOKEN (an access token with the api scope{job})")
+    if unset("GITLAB_PROJECT", "CI_PROJECT_ID"):
+        missing.append("GITLAB_PROJECT (or CI_PROJECT_ID)")
+    return missing
+
+
+def _gitlab_where(environ: Mapping[str, str], mr_iid: int | None = None) -> str:
+    """Which GitLab and project a command talked to (never the token), and what to check."""
+    url = (environ.get("GITLAB_URL") or environ.get("CI_SERVER_URL") or "?").strip()
+    project = (environ.get("GITLAB_PROJECT") or environ.get("CI_PROJECT_ID") or "?").strip()
+    mr = f", merge request !{mr_iid}" if mr_iid is not None else ""
+    check = "--mr, " if mr_iid is not None else ""
+    return (
+        f"GitLab {url}, project {project}{mr}: check GITLAB_URL, GITLAB_PROJECT, {check}and "
+        "that GITLAB_TOKEN is a token of that project with the api scope"
+    )
+
+
 def _fail(code: int, message: str) -> Exit:
     click.echo(f"checker: {message}", err=True)
     return Exit(code)
@@ -205,7 +274,11 @@ def _drift_exit(report: DriftReport) -> int:
     return EXIT_OK
 
 
-@cli.command("drift")
+@cli.command(
+    "drift",
+    short_help="Compare the org files with Zendesk and report the drift.",
+    epilog=ENV_ZENDESK,
+)
 @config_dir_option
 @click.option(
     "--org", "org_ids", type=int, multiple=True, help="Check only this org id (repeatable)."
@@ -225,6 +298,8 @@ def _drift_exit(report: DriftReport) -> int:
     type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
+    help="text: a table (fitted to a terminal; plain lines in logs); json: the report "
+    "(schemas/drift-report.schema.json); markdown: the merge request preview.",
 )
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
@@ -249,6 +324,7 @@ def drift_cmd(
 
     Exit 0 all in sync, 3 drift or missing orgs found, 4 some org could not be checked
     (takes precedence over 3), 1 invalid files, 2 usage error or missing credentials.
+    With --snapshot, no credentials are needed.
     """
     from checker.checking import (
         SelectionError,
@@ -313,15 +389,24 @@ def drift_cmd(
     raise Exit(_drift_exit(report))
 
 
-@cli.command("snapshot")
+@cli.command(
+    "snapshot",
+    short_help="Write the live state of the declared orgs to a JSON file.",
+    epilog=ENV_ZENDESK,
+)
 @config_dir_option
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The snapshot file to write (it holds contact data: personal data).",
+)
 @click.option("--org", "org_ids", type=int, multiple=True, help="Only this org id (repeatable).")
 def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> None:
     """Write the live Zendesk state of every declared org to a JSON snapshot.
 
     The snapshot holds contact data (personal data): keep it out of public places.
-    Exit 0 when every org was read, 4 when some could not be.
+    Exit 0 when every org was read, 4 when some could not be, 2 for missing credentials.
     """
     from checker.checking import SelectionError, check_credentials, fetch_live, select
     from checker.zendesk import CredentialsMissing
@@ -355,7 +440,11 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
     raise Exit(EXIT_UNKNOWN if unknown else EXIT_OK)
 
 
-@cli.command("import")
+@cli.command(
+    "import",
+    short_help="Write org files from Zendesk for orgs not yet declared.",
+    epilog=ENV_ZENDESK,
+)
 @config_dir_option
 @click.option("--org", "org_ids", type=int, multiple=True, help="Import this org id (repeatable).")
 @click.option("--search", "query", help="Import the orgs a Zendesk search finds (at most 1,000).")
@@ -364,8 +453,14 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
     is_flag=True,
     help="Import every org whose collaboration project id (AM ID) is set.",
 )
-@click.option("--instance", help="Zendesk instance (default: the default instance).")
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option(
+    "--instance", help="Zendesk instance named in checker.yaml (default: the default instance)."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite existing files (never one written earlier in the same run).",
+)
 def import_cmd(
     config_dir: Path,
     org_ids: tuple[int, ...],
@@ -467,7 +562,11 @@ def import_cmd(
     raise Exit(code)
 
 
-@cli.command("reconcile")
+@cli.command(
+    "reconcile",
+    short_help="Turn drift into GitLab issues, merge requests and a dashboard.",
+    epilog=ENV_RECONCILE,
+)
 @config_dir_option
 @click.option(
     "--report",
@@ -490,7 +589,8 @@ def reconcile_cmd(
     Plans every action first (create / update / comment / close, per org), prints the plan,
     then carries it out unless --dry-run. Orgs that could not be checked are left untouched.
     Exit 0 when done, 1 for bad reports, 2 for missing GitLab settings, 4 when some GitLab
-    action failed (the rest was still done).
+    action failed (the rest was still done). The Zendesk variables are read only without
+    --report.
     """
     from checker import reconcile
     from checker.checking import check_credentials, run_drift
@@ -498,10 +598,18 @@ def reconcile_cmd(
     from checker.zendesk import CredentialsMissing
 
     validation, settings = _validated(config_dir)
+    missing = [f"set {', '.join(m)}" for m in [_missing_gitlab(os.environ)] if m]
+    if not reports:
+        try:
+            check_credentials(validation.specs, settings, os.environ)
+        except CredentialsMissing as e:
+            missing.append(str(e))
+    if missing:
+        raise _fail(EXIT_USAGE, "; ".join(missing) + "; nothing was done")
     try:
         gitlab = reconcile.connect_from_env(os.environ, settings)
     except GitLabError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
+        raise _fail(EXIT_USAGE, f"{e} ({_gitlab_where(os.environ)})") from None
     if reports:
         try:
             loaded = reconcile.load_reports(list(reports))
@@ -541,15 +649,21 @@ def reconcile_cmd(
     except reconcile.ReconcileInputError as e:
         raise _fail(EXIT_INVALID, str(e)) from None
     except GitLabAuthError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
+        raise _fail(EXIT_USAGE, f"{e} ({_gitlab_where(os.environ)})") from None
     except GitLabError as e:
-        raise _fail(EXIT_UNKNOWN, f"nothing was changed: {e}") from None
+        raise _fail(
+            EXIT_UNKNOWN, f"nothing was changed: {e} ({_gitlab_where(os.environ)})"
+        ) from None
     if plan_output is not None:
         _write(plan_output, json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False) + "\n")
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
 
 
-@cli.command("preview-note")
+@cli.command(
+    "preview-note",
+    short_help="Write the drift preview note on a merge request.",
+    epilog=ENV_PREVIEW,
+)
 @config_dir_option
 @click.option(
     "--file",
@@ -564,10 +678,14 @@ def reconcile_cmd(
     type=int,
     envvar="CI_MERGE_REQUEST_IID",
     required=True,
-    help="Merge request IID [default: CI_MERGE_REQUEST_IID].",
+    help="Merge request IID  [default: CI_MERGE_REQUEST_IID].",
 )
 def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
-    """Create or update the one drift-preview note on the current merge request."""
+    """Create or update the one drift-preview note on the current merge request.
+
+    The note is found again by a hidden marker and edited in place, never repeated.
+    Exit 0 when written, 2 for missing GitLab settings, 4 when GitLab failed.
+    """
     from checker import reconcile
     from checker.gitlab import GitLabAuthError, GitLabConfigError, GitLabError
     from checker.preview import upsert_preview_note
@@ -576,15 +694,19 @@ def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
     if settings is None:
         click.echo(render_findings.text(problems), nl=False, err=True)
         raise Exit(EXIT_INVALID)
+    missing = _missing_gitlab(os.environ)
+    if missing:
+        raise _fail(EXIT_USAGE, f"set {', '.join(missing)}; no note was written")
+    where = _gitlab_where(os.environ, mr_iid)
     try:
         gitlab = reconcile.connect_from_env(os.environ, settings)
         outcome = upsert_preview_note(gitlab, mr_iid, path.read_text(encoding="utf-8"))
     except GitLabConfigError as e:
         raise _fail(EXIT_USAGE, str(e)) from None
     except GitLabAuthError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
+        raise _fail(EXIT_USAGE, f"{e} ({where})") from None
     except GitLabError as e:
-        raise _fail(EXIT_UNKNOWN, str(e)) from None
+        raise _fail(EXIT_UNKNOWN, f"{e} ({where})") from None
     click.echo(f"drift preview note {outcome} on merge request !{mr_iid}", err=True)
     raise Exit(EXIT_OK)
 
