@@ -172,8 +172,10 @@ def run_drift(
     credentials: Mapping[str, Credentials] | None = None,
     progress: Callable[[int], None] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    state_out: dict[tuple[str, int], LiveOrg | FetchFailure] | None = None,
 ) -> DriftReport:
-    """Compare the specs with Zendesk (or a snapshot) and build the report."""
+    """Compare the specs with Zendesk (or a snapshot) and build the report. ``state_out``
+    receives the live state compared (for the merge request preview's baseline)."""
     if snapshot is not None:
         absent = FetchFailure(FetchState.UNKNOWN, "this org is not in the snapshot")
         state: LiveState = {s.key: snapshot.get(s.key, absent) for s in specs}
@@ -186,6 +188,8 @@ def run_drift(
             specs, settings, credentials or {}, share=share, progress=progress
         )
         source = "live"
+    if state_out is not None:
+        state_out.update(state)
     return build_report(
         specs,
         state,

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 import click
 
-from checker.models import DriftReport, FetchFailure, FetchState, OrgStatus
+from checker import preview
+from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgStatus
 from checker.orgfile import check_org_file
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
@@ -362,6 +363,7 @@ def drift_cmd(
         except CredentialsMissing as e:
             raise _fail(EXIT_USAGE, str(e)) from None
     progress = Progress(len(specs), "checking Zendesk")
+    state: dict[tuple[str, int], LiveOrg | FetchFailure] = {}
     try:
         report = run_drift(
             specs,
@@ -372,13 +374,21 @@ def drift_cmd(
             snapshot=live,
             credentials=credentials,
             progress=progress,
+            state_out=state,
         )
     finally:
         progress.close()
     if fmt == "json":
         text = report_to_json(report)
     elif fmt == "markdown":
-        text = drift_markdown.render(report)
+        # A merge request's preview: set apart what it introduces from what already drifts
+        # on its base (the same live state, the files as they are there).
+        base = (
+            preview.baseline(changed_since, specs, state, settings, _today())
+            if changed_since is not None
+            else None
+        )
+        text = drift_markdown.render(report, baseline=base)
     else:
         text = drift_text.render(report, width=_terminal_width(output), show_all=show_all)
     if output is not None:
