@@ -23,6 +23,8 @@ from checker.models import LiveOrg
 from checker.settings import Settings
 
 HEADER = "# yaml-language-server: $schema=../../schemas/org.schema.json\n"
+#: the line ``import`` writes for the CSM to fill in (then remove the ``#``)
+CSM_LINE = "csm: your-gitlab-username  # the owning CSM: fill in and remove the leading '#'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,10 @@ def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
     details = _text(live.details)
     if details is not None:
         doc["details"] = details
+    # Zendesk does not know the owning CSM: a commented line asks for it, so that a file
+    # without one is a choice (such orgs are listed under "no CSM" on the dashboard).
+    after = list(doc)[list(doc).index("zendesk") + 1]
+    doc.yaml_set_comment_before_after_key(after, before=CSM_LINE)
     return doc
 
 

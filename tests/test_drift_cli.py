@@ -183,6 +183,7 @@ def test_import_writes_files_that_validate_and_are_in_sync(
     assert text.startswith("# yaml-language-server: $schema=")
     assert "notes: |\n  Line one\n  Line two\n" in text
     assert "email: ana@quartz.example" in text
+    assert "\n  org_id: 777001\n# csm: your-gitlab-username  # the owning CSM" in text
     assert not (repo / "config/orgs/no-am-id-corp.yaml").exists()
     assert run(["validate"], repo, env).returncode == 0
     doc = drift_json(run(["drift", "--format", "json", "--org", "777001"], repo, env))
