@@ -132,3 +132,23 @@ def test_text_diff_shows_the_differing_lines_with_whitespace_visible() -> None:
     assert visible_whitespace(" lead\u00a0nbsp ") == "·lead<U+00A0>nbsp·"
     long = text_diff("\n".join(str(i) for i in range(100)), "")
     assert len(long) == 24 and long[-1].startswith("… ")
+
+
+def test_readme_shows_the_real_80_column_table_of_the_demo() -> None:
+    import datetime as dt
+
+    from checker.checking import run_drift
+    from checker.snapshot import from_json
+    from checker.validate import validate
+
+    root = Path(__file__).resolve().parent.parent
+    today = dt.date(2026, 11, 20)  # the Makefile's DEMO_DATE
+    result = validate(root / "config", today=today)
+    assert result.settings is not None
+    snapshot = from_json((root / "examples/snapshot.json").read_text(encoding="utf-8"))
+    report = run_drift(
+        result.specs, result.settings, today=today, scope="full", shard=None, snapshot=snapshot
+    )
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- example:drift-80 -->\n```text\n", 1)[1].split("```", 1)[0]
+    assert shown == drift_text.render(report, width=80)
