@@ -17,7 +17,7 @@ import jinja2
 from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus
 from checker.preview import Baseline, resolved, split
 from checker.render import inert
-from checker.render.drift_text import KIND_WORD, TYPO_WORD
+from checker.render.drift_text import TYPO_WORD, kind_word
 from checker.render.presentation import TypoPair, is_text_item, present, text_diff
 from checker.report import summary
 
@@ -83,7 +83,7 @@ def _rows(items: Sequence[DriftItem]) -> list[Row]:
         rows.append(
             Row(
                 field,
-                KIND_WORD[shown.kind.value],
+                kind_word(shown.kind.value),
                 "*(lines below)*" if text else _value(shown.expected),
                 "*(lines below)*" if text else _value(shown.actual),
                 "change Zendesk" if shown.truth == "repo" else "update the file",
@@ -96,7 +96,7 @@ def _view(org: OrgDrift, baseline: Baseline | None) -> OrgView:
     suppressed = tuple(
         Row(
             inert.inline(i.field),
-            f"{KIND_WORD[i.kind.value]} (suppressed until {inert.inline(i.suppressed_until)})",
+            f"{kind_word(i.kind.value)} (suppressed until {inert.inline(i.suppressed_until)})",
             _value(i.expected),
             _value(i.actual),
             f"accepted: {inert.inline(i.suppressed_by)}",
@@ -118,7 +118,7 @@ def _view(org: OrgDrift, baseline: Baseline | None) -> OrgView:
     gone = tuple(
         inert.inline(i.field, table=False)
         + (" " + inert.inline(i.item, table=False) if i.item else "")
-        + f": {KIND_WORD[i.kind.value]}"
+        + f": {kind_word(i.kind.value)}"
         for i in resolved(org, base)
     )
     return OrgView(

@@ -41,6 +41,13 @@ KIND_WORD = {
     "contact_name_differs": "contact name differs",
 }
 TYPO_WORD = "looks like a typo"
+
+
+def kind_word(kind: str) -> str:
+    """A drift kind in words (a kind added later reads as its name)."""
+    return KIND_WORD.get(kind, kind.replace("_", " "))
+
+
 HEAD = ("ORG", "STATUS", "FIELD", "DIFFERENCE", "FILE", "ZENDESK", "FIX")
 #: on a terminal: widths FIELD…FIX shrink to first, and the narrowest they are squeezed to
 #: (at 80 columns every column still fits at these)
@@ -96,7 +103,7 @@ def _item_cells(item: DriftItem, status: str) -> tuple[str, ...]:
         fix = f"accepted until {item.suppressed_until}"
     else:
         fix = fix_word(item)
-    return (status, field, KIND_WORD[item.kind.value], expected, actual, fix)
+    return (status, field, kind_word(item.kind.value), expected, actual, fix)
 
 
 def _org_rows(org: OrgDrift) -> list[_Row]:
