@@ -362,7 +362,8 @@ def drift_cmd(
             credentials = check_credentials(specs, settings, os.environ)
         except CredentialsMissing as e:
             raise _fail(EXIT_USAGE, str(e)) from None
-    progress = Progress(len(specs), "checking Zendesk")
+    # a snapshot is read at once: no progress to show
+    progress = Progress(len(specs) if snapshot is None else 0, "checking Zendesk")
     state: dict[tuple[str, int], LiveOrg | FetchFailure] = {}
     try:
         report = run_drift(
