@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## The main job on the bundled example data: no credentials, no network.
+## The main job on the bundled example data (examples/: laid out as an adopting repository,
+## config/checker.yaml and config/orgs/): no credentials, no network.
 demo: $(STAMP)
-	@CHECKER_TODAY=$(DEMO_DATE) $(BIN)/checker validate
-	@CHECKER_TODAY=$(DEMO_DATE) $(BIN)/checker drift --snapshot examples/snapshot.json; code=$$?; \
+	@cd examples && CHECKER_TODAY=$(DEMO_DATE) ../$(BIN)/checker validate
+	@cd examples && CHECKER_TODAY=$(DEMO_DATE) ../$(BIN)/checker drift --snapshot snapshot.json; code=$$?; \
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; \
 	  echo "(exit code $$code: 3 means drift was found, as the example snapshot intends)"
 

@@ -2,7 +2,7 @@
 # Proves .gitlab-ci.yml (and the template it includes) by running it, on this machine, with
 # gitlab-ci-local and the shell executor, in throwaway git copies of the project:
 #
-#   1. validate on the repository's own config/orgs/        -> must pass (installs with pip)
+#   1. validate on the bundled examples/config/orgs/           -> must pass (installs with pip)
 #   2. validate on a copy with a broken org file            -> must fail, leaving both reports
 #   3. a scheduled pipeline (3 drift shards + reconcile) against the fake Zendesk and GitLab
 #      servers on loopback -> the expected issues exist; a second run writes nothing;
@@ -217,7 +217,7 @@ stop_server() {
 }
 
 # seed_gitlab REPO OUT: the fake GitLab's seed (tests/pipeline/gitlab-state.json) plus the
-# repository's config/ files on branch main, as the real project would hold them.
+# repository's examples/config/ files on branch main, as the real project would hold them.
 seed_gitlab() {
 	"${PYTHON}" - "$1" "${ROOT}/tests/pipeline/gitlab-state.json" "$2" <<'PY'
 import json, pathlib, sys
@@ -226,7 +226,7 @@ state = json.loads(seed.read_text(encoding="utf-8"))
 state.pop("_comment", None)
 files = {
     str(p.relative_to(repo)): p.read_text(encoding="utf-8")
-    for p in sorted((repo / "config").rglob("*"))
+    for p in sorted((repo / "examples" / "config").rglob("*"))
     if p.is_file()
 }
 state["branches"] = {"main": files}
@@ -404,7 +404,7 @@ count_issues() {
 # ------------------------------------------------------------------ scenarios
 
 scenario_validate_ok() {
-	say "scenario 1: validate on the repository's own config/orgs (push pipeline on main; pip install .)"
+	say "scenario 1: validate on the bundled examples/config/orgs (push pipeline on main; pip install .)"
 	local repo="${WORK}/repo-ok" log="${WORK}/s1-validate.log" rc=0
 	make_repo "${repo}"
 	gcl "${repo}" "${log}" --variable "PIP_CACHE_DIR=${PIP_CACHE}" || rc=$?
@@ -418,14 +418,14 @@ scenario_validate_ok() {
 	elif ! check="$(check_validate_reports "${reports}" "")"; then
 		fail "1: validate passed, but its reports are wrong: ${check}"
 	else
-		pass "1: validate passes on config/orgs and publishes junit.xml and codequality.json"
+		pass "1: validate passes on examples/config/orgs and publishes junit.xml and codequality.json"
 	fi
 }
 
 scenario_validate_broken() {
 	say "scenario 2: validate on a copy with a broken org file"
 	local repo="${WORK}/repo-broken" log="${WORK}/s2-validate.log" rc=0
-	local broken="config/orgs/broken-example.yaml"
+	local broken="examples/config/orgs/broken-example.yaml"
 	make_repo "${repo}"
 	cat >"${repo}/${broken}" <<'YAML'
 # A CSM's broken change: an unknown key (typo), a number where text is expected.
@@ -583,7 +583,7 @@ scenario_preview() {
 	make_repo "${repo}"
 	base="$(git -C "${repo}" rev-parse HEAD)"
 	git -C "${repo}" checkout -q -b csm/bluepeak-new-contact
-	"${PYTHON}" - "${repo}/config/orgs/bluepeak-analytics.yaml" <<'PY'
+	"${PYTHON}" - "${repo}/examples/config/orgs/bluepeak-analytics.yaml" <<'PY'
 import pathlib, sys
 path = pathlib.Path(sys.argv[1])
 text = path.read_text(encoding="utf-8")

@@ -102,7 +102,7 @@ def test_examples_in_readme_are_valid_org_files(tmp_path: Path) -> None:
     assert example is not None
     cfg = tmp_path / "config"
     (cfg / "orgs").mkdir(parents=True)
-    (cfg / "checker.yaml").write_text((ROOT / "config" / "checker.yaml").read_text())
+    (cfg / "checker.yaml").write_text((ROOT / "examples" / "config" / "checker.yaml").read_text())
     (cfg / "orgs" / "acme.yaml").write_text(example.group(1))
     import datetime as dt
 
