@@ -502,7 +502,9 @@ def run_reconcile(
         combined: CombinedReport = planning.combine(reports)
     except ReportSetError as e:
         raise ReconcileInputError(str(e)) from None
-    root = settings.config_dir.parent
+    # The repository root, where GitLab knows the files: the CI job's checkout; elsewhere the
+    # folder holding the config folder (config_dir may sit deeper, e.g. examples/config).
+    root = Path(env.get("CI_PROJECT_DIR") or settings.config_dir.parent)
     specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
     combined = replace(
         combined,
