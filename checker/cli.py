@@ -521,7 +521,13 @@ def reconcile_cmd(
         )
     try:
         outcome = reconcile.run_reconcile(
-            settings, loaded, validation.specs, gitlab, dry_run=dry_run, out=click.echo
+            settings,
+            loaded,
+            validation.specs,
+            gitlab,
+            dry_run=dry_run,
+            out=click.echo,
+            first_run_gate=True,
         )
     except reconcile.ReconcileInputError as e:
         raise _fail(EXIT_INVALID, str(e)) from None
@@ -531,6 +537,8 @@ def reconcile_cmd(
         raise _fail(EXIT_UNKNOWN, f"nothing was changed: {e}") from None
     if plan_output is not None:
         _write(plan_output, json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False) + "\n")
+        if outcome.first_run is not None:
+            _write(plan_output.with_suffix(".md"), outcome.first_run)
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
 
 

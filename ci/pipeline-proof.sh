@@ -471,6 +471,7 @@ fake_variables() {
 		--variable "GITLAB_TOKEN=${GL_TOKEN}"
 		--variable "GITLAB_PROJECT=${GL_PROJECT_ID}"
 		--variable "CI_PROJECT_ID=${GL_PROJECT_ID}"
+		--variable "CHECKER_FIRST_RUN_CONFIRMED=true" # scenario 5 proves the first run's plan
 	)
 }
 

@@ -157,9 +157,12 @@ def test_nothing_is_overwritten_without_force(tmp_path: Path) -> None:
 def test_bad_flags_are_refused(
     instances: tuple[str, ...], default: str | None, message: str
 ) -> None:
-    with pytest.raises(scaffold.InitError, match=message):
+    def attempt() -> None:
         parsed = tuple(scaffold.parse_instance(i) for i in instances)
         scaffold.plan_init(scaffold.InitOptions(parsed, PROJECT, "1.2.3", default))
+
+    with pytest.raises(scaffold.InitError, match=message):
+        attempt()
 
 
 def test_a_bad_flag_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
