@@ -675,6 +675,35 @@ def init_cmd(
     raise Exit(EXIT_OK)
 
 
+@cli.command("retire")
+@config_dir_option
+@click.option("--dry-run", is_flag=True, help="List what would be closed; change nothing.")
+def retire_cmd(config_dir: Path, dry_run: bool) -> None:
+    """Close every open checker issue and merge request, with a note saying why.
+
+    The way back: pause the pipeline schedule first, then retire. Deletes the branches of the
+    merge requests it closes and closes the dashboard too; the org files, the closed issues
+    and their history stay. Exit 0 when done, 2 for missing GitLab settings, 4 when something
+    could not be closed (run it again).
+    """
+    from checker import reconcile
+    from checker.gitlab import GitLabAuthError, GitLabError
+    from checker.retire import run_retire
+
+    settings, problems = load_settings(config_dir)
+    if settings is None:
+        click.echo(render_findings.text(problems), nl=False, err=True)
+        raise Exit(EXIT_INVALID)
+    try:
+        gitlab = reconcile.connect_from_env(os.environ, settings)
+        outcome = run_retire(settings, gitlab, dry_run=dry_run, out=click.echo)
+    except GitLabAuthError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    except GitLabError as e:
+        raise _fail(EXIT_UNKNOWN, f"nothing was changed: {e}") from None
+    raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and exit with its code; never a traceback for expected failures."""
     try:
