@@ -385,6 +385,17 @@ def _repo_path(path: str, root: Path) -> str:
         return p.as_posix()
 
 
+def _repository_root(config_dir: Path, env: Mapping[str, str]) -> Path:
+    """Where GitLab's paths start: the CI job's checkout (CI_PROJECT_DIR) or the working
+    directory when the config folder lies inside it (config_dir may sit deeper than the root,
+    as examples/config does); otherwise the folder holding the config folder."""
+    config = config_dir.resolve()
+    for candidate in (env.get("CI_PROJECT_DIR"), os.getcwd()):
+        if candidate and Path(candidate).resolve() in config.parents:
+            return Path(candidate)
+    return config_dir.parent
+
+
 def _read_state(settings: Settings, project: GitLabPort, ops: GitLabPort | None) -> GitLabState:
     label = settings.gitlab.labels[0]
     info = project.info()
@@ -508,9 +519,7 @@ def run_reconcile(
         combined: CombinedReport = planning.combine(reports)
     except ReportSetError as e:
         raise ReconcileInputError(str(e)) from None
-    # The repository root, where GitLab knows the files: the CI job's checkout; elsewhere the
-    # folder holding the config folder (config_dir may sit deeper, e.g. examples/config).
-    root = Path(env.get("CI_PROJECT_DIR") or settings.config_dir.parent)
+    root = _repository_root(settings.config_dir, env)
     specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
     combined = replace(
         combined,
