@@ -226,4 +226,4 @@ def test_reconcile_waits_for_every_shard_and_runs_alone(jobs: dict[str, Any]) ->
     assert "--report" in _script(job)
     assert "no drift shard left a report" in _script(job), "never a drift run of its own"
     assert "--plan-output reports/reconcile-plan.json" in _script(job)
-    assert job["artifacts"]["paths"] == ["reports/reconcile-plan.json"]
+    assert job["artifacts"]["paths"] == ["reports/reconcile-plan.json", "reports/reconcile-plan.md"]
