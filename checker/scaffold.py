@@ -117,6 +117,12 @@ def _check(options: InitOptions) -> None:
             f"--default-instance {options.default_instance!r} is not one of the instances: "
             + ", ".join(names)
         )
+    if not re.fullmatch(r"\d+\.\d+\.\d+(?:[.+-]?[A-Za-z0-9.]+)?", options.version):
+        raise InitError(f"--version {options.version!r}: expected X.Y.Z, e.g. 1.2.0")
+    if options.image is not None and not re.fullmatch(r"[A-Za-z0-9][\w.:/@-]*", options.image):
+        raise InitError(
+            f"--image {options.image!r}: expected an image reference, e.g. REGISTRY/PATH:TAG"
+        )
     if not _PROJECT.fullmatch(options.checker_project):
         raise InitError(
             f"--checker-project {options.checker_project!r}: expected HOST/GROUP/PROJECT, "

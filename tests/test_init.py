@@ -152,6 +152,7 @@ def test_nothing_is_overwritten_without_force(tmp_path: Path) -> None:
         (("Global=https://a.zendesk.example",), None, "lowercase letters"),
         (("global=ftp://a.zendesk.example",), None, "must start with https://"),
         (("a=https://a.example",), "b", "--default-instance 'b' is not one of the instances: a"),
+        (("a=https://a.example", "a=https://b.example"), None, "each instance name once"),
     ],
 )
 def test_bad_flags_are_refused(
@@ -163,6 +164,18 @@ def test_bad_flags_are_refused(
 
     with pytest.raises(scaffold.InitError, match=message):
         attempt()
+
+
+@pytest.mark.parametrize(
+    ("version", "image", "message"),
+    [("latest", None, "expected X.Y.Z"), ("1.2.3", 'evil"\nimage', "an image reference")],
+)
+def test_bad_version_or_image_is_refused(version: str, image: str | None, message: str) -> None:
+    options = scaffold.InitOptions(
+        (("global", "https://a.zendesk.example"),), PROJECT, version, image=image
+    )
+    with pytest.raises(scaffold.InitError, match=message):
+        scaffold.plan_init(options)
 
 
 def test_a_bad_flag_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
