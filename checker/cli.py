@@ -683,8 +683,8 @@ def retire_cmd(config_dir: Path, dry_run: bool) -> None:
 
     The way back: pause the pipeline schedule first, then retire. Deletes the branches of the
     merge requests it closes and closes the dashboard too; the org files, the closed issues
-    and their history stay. Exit 0 when done, 2 for missing GitLab settings, 4 when something
-    could not be closed (run it again).
+    and their history stay. Exit 0 when done, 1 for invalid settings, 2 for missing GitLab
+    settings, 4 when something could not be closed (run it again).
     """
     from checker import reconcile
     from checker.gitlab import GitLabAuthError, GitLabError
