@@ -212,3 +212,30 @@ def test_the_org_file_modeline_finds_the_copied_schema(tmp_path: Path) -> None:
     assert (repo / "config" / "orgs" / target).resolve().is_file()
     settings_line = (repo / "config" / "checker.yaml").read_text().splitlines()[0]
     assert (repo / "config" / settings_line.split("$schema=", 1)[1]).resolve().is_file()
+
+
+@pytest.mark.parametrize("image", [None, "registry.gitlab.example.com/support/checker:1.2.3"])
+def test_the_pipeline_init_writes_matches_gitlab_schema(image: str | None) -> None:
+    """The written .gitlab-ci.yml with the component expanded (as GitLab would) against GitLab's
+    CI schema; ci/pipeline-proof.sh scenario 5 runs it."""
+    import json
+
+    from jsonschema import Draft7Validator
+
+    from tests.test_pipeline_schema import SCHEMA_PATH, TEMPLATE, _errors, _resolved_body
+
+    options = scaffold.InitOptions(
+        (("global", "https://acme.zendesk.example"),), PROJECT, "1.2.3", image=image
+    )
+    text = {f.path: f.content for f in scaffold.plan_init(options)}[".gitlab-ci.yml"]
+    pipeline = YAML(typ="safe").load(text)
+    header, body = YAML(typ="safe", pure=True).load_all(TEMPLATE.read_text(encoding="utf-8"))
+    (include,) = pipeline.pop("include")
+    expanded = {**pipeline, **_resolved_body(header, body, include["inputs"])}
+    validator = Draft7Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    assert _errors(validator, expanded) == []
+    assert expanded["validate"]["stage"] in pipeline["stages"]
+    assert expanded["reconcile"]["stage"] in pipeline["stages"]
+    assert expanded[".zendesk-org-checker-base"]["image"] == (
+        image or "python:3.11.14-slim-bookworm"
+    )
