@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The bundled snapshot's date, so the demo's suppressions read the same on any day.
 DEMO_DATE := 2026-11-20
 
-.PHONY: venv demo test lint format bench bench-validate bench-drift bench-reconcile pipeline clean
+.PHONY: venv demo test lint format bench bench-validate bench-drift bench-reconcile pipeline package clean
 
 venv: $(STAMP)
 
@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## The main job on the bundled example data: no credentials, no network.
+## The main job on the bundled example data (examples/: laid out as an adopting repository,
+## config/checker.yaml and config/orgs/): no credentials, no network.
 demo: $(STAMP)
-	@CHECKER_TODAY=$(DEMO_DATE) $(BIN)/checker validate
-	@CHECKER_TODAY=$(DEMO_DATE) $(BIN)/checker drift --snapshot examples/snapshot.json; code=$$?; \
+	@cd examples && CHECKER_TODAY=$(DEMO_DATE) ../$(BIN)/checker validate
+	@cd examples && CHECKER_TODAY=$(DEMO_DATE) ../$(BIN)/checker drift --snapshot snapshot.json; code=$$?; \
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; \
 	  echo "(exit code $$code: 3 means drift was found, as the example snapshot intends)"
 
@@ -47,8 +48,17 @@ bench-drift: $(STAMP)
 bench-reconcile: $(STAMP)
 	$(BIN)/python benchmarks/bench_reconcile.py
 
+## The release's build steps, as the release job runs them: sdist and wheel (the version is
+## pyproject.toml's, the only place it is written), twine check, and the Containerfile linted.
+package: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/hadolint --failure-threshold warning Containerfile
+	@ls -l dist
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist
 
 ## The pipeline proof: runs .gitlab-ci.yml with gitlab-ci-local against fake servers (ci/pipeline-proof.sh).
 pipeline:

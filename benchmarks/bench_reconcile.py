@@ -122,7 +122,8 @@ def main() -> None:
         cfg = Path(tmp) / "config"
         (cfg / "orgs").mkdir(parents=True)
         (cfg / "checker.yaml").write_text(
-            (ROOT / "config" / "checker.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+            (ROOT / "examples" / "config" / "checker.yaml").read_text(encoding="utf-8"),
+            encoding="utf-8",
         )
         settings, _ = load_settings(cfg)
         assert settings is not None

@@ -65,7 +65,7 @@ def main() -> None:
     try:
         cfg = work / "config"
         cfg.mkdir()
-        shutil.copy(ROOT / "config" / "checker.yaml", cfg / "checker.yaml")
+        shutil.copy(ROOT / "examples" / "config" / "checker.yaml", cfg / "checker.yaml")
         files = generate(cfg / "orgs", args.orgs, args.contacts)
         size = sum(p.stat().st_size for p in files)
         print(f"{args.orgs} org files x {args.contacts} contacts, {size / 1e6:.1f} MB of YAML")

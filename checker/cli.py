@@ -69,6 +69,7 @@ ENV_ZENDESK = _env_help(_ZENDESK_ENV, _COMMON_ENV)
 ENV_RECONCILE = _env_help(
     _GITLAB_ENV,
     "\n  CI_PROJECT_URL  links to org files (when gitlab.repository_url is not set)",
+    "\n  CHECKER_FIRST_RUN_CONFIRMED=true  go ahead after the first run's plan",
     "\n  (without --report, also the Zendesk variables:)",
     _ZENDESK_ENV,
     _COMMON_ENV,
@@ -655,7 +656,13 @@ def reconcile_cmd(
         )
     try:
         outcome = reconcile.run_reconcile(
-            settings, loaded, validation.specs, gitlab, dry_run=dry_run, out=click.echo
+            settings,
+            loaded,
+            validation.specs,
+            gitlab,
+            dry_run=dry_run,
+            out=click.echo,
+            first_run_gate=True,
         )
     except reconcile.ReconcileInputError as e:
         raise _fail(EXIT_INVALID, str(e)) from None
@@ -667,6 +674,8 @@ def reconcile_cmd(
         ) from None
     if plan_output is not None:
         _write(plan_output, json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False) + "\n")
+        if outcome.first_run is not None:
+            _write(plan_output.with_suffix(".md"), outcome.first_run)
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
 
 
@@ -720,6 +729,136 @@ def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
         raise _fail(EXIT_UNKNOWN, f"{e} ({where})") from None
     click.echo(f"drift preview note {outcome} on merge request !{mr_iid}", err=True)
     raise Exit(EXIT_OK)
+
+
+@cli.command(
+    "init",
+    short_help="Set up a repository to adopt the checker.",
+    epilog=_env_help("\n  (none: init reads only its options)"),
+)
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."), required=False
+)
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    metavar="NAME=URL",
+    help="A Zendesk instance, e.g. global=https://acme.zendesk.com (repeatable; the first is the "
+    "default).",
+)
+@click.option("--default-instance", help="The default instance when there are several.")
+@click.option(
+    "--checker-project",
+    required=True,
+    metavar="HOST/GROUP/PROJECT",
+    help="Where the checker's releases live on your GitLab, e.g. "
+    "gitlab.example.com/support/zendesk-org-checker (component, package, pre-commit hook).",
+)
+@click.option(
+    "--version",
+    "release",
+    metavar="X.Y.Z",
+    help="The checker release the pipeline uses [default: this checker's version].",
+)
+@click.option(
+    "--image",
+    metavar="REF",
+    help="Run the jobs in this image, which has the checker preinstalled (no pip install).",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that exist and differ.")
+@click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
+def init_cmd(
+    directory: Path,
+    instances: tuple[str, ...],
+    default_instance: str | None,
+    checker_project: str,
+    release: str | None,
+    image: str | None,
+    force: bool,
+    dry_run: bool,
+) -> None:
+    """Set up a repository to adopt the checker (DIRECTORY, default: here).
+
+    Writes config/checker.yaml, an empty config/orgs/, the support-operations request template,
+    schemas/, a .gitlab-ci.yml that includes the CI/CD component, a pre-commit configuration
+    and a README section for CSMs. Never overwrites a file without --force; a second run
+    changes nothing. Exit 0 when done, 2 on a bad flag or a file that cannot be written.
+    """
+    from checker import scaffold
+
+    try:
+        options = scaffold.InitOptions(
+            instances=tuple(scaffold.parse_instance(i) for i in instances),
+            checker_project=checker_project.strip().removeprefix("https://").rstrip("/"),
+            version=release or scaffold.checker_version(),
+            default_instance=default_instance,
+            image=image,
+        )
+        outcomes = scaffold.decide(directory, scaffold.plan_init(options), force=force)
+    except scaffold.InitError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    verb = {
+        "create": "would create" if dry_run else "created",
+        "overwrite": "would overwrite" if dry_run else "overwrote",
+        "append": "would add the CSM section to" if dry_run else "added the CSM section to",
+        "unchanged": "unchanged",
+        "kept": "kept (it differs; --force overwrites it)",
+    }
+    if not dry_run:
+        try:
+            scaffold.write(directory, outcomes)
+        except OSError as e:
+            raise _fail(EXIT_USAGE, f"cannot write in {directory}: {e.strerror or e}") from None
+    for outcome in outcomes:
+        click.echo(f"{verb[outcome.action]}: {outcome.path}")
+    kept = [o.path for o in outcomes if o.action == "kept"]
+    if kept:
+        click.echo(
+            f"checker: {len(kept)} existing file(s) left as they are; compare them with "
+            '`checker init --dry-run` and the README, "Adopting it"',
+            err=True,
+        )
+    if not dry_run:
+        click.echo(
+            "next: put your customers in config/orgs/ (checker import), then `checker validate`; "
+            'the README, "Adopting it", lists the CI/CD variables and the schedule',
+            err=True,
+        )
+    raise Exit(EXIT_OK)
+
+
+@cli.command(
+    "retire",
+    short_help="Close every open checker issue and merge request.",
+    epilog=_env_help(_GITLAB_ENV, _COMMON_ENV),
+)
+@config_dir_option
+@click.option("--dry-run", is_flag=True, help="List what would be closed; change nothing.")
+def retire_cmd(config_dir: Path, dry_run: bool) -> None:
+    """Close every open checker issue and merge request, with a note saying why.
+
+    The way back: pause the pipeline schedule first, then retire. Deletes the branches of the
+    merge requests it closes and closes the dashboard too; the org files, the closed issues
+    and their history stay. Exit 0 when done, 1 for invalid settings, 2 for missing GitLab
+    settings, 4 when something could not be closed (run it again).
+    """
+    from checker import reconcile
+    from checker.gitlab import GitLabAuthError, GitLabError
+    from checker.retire import run_retire
+
+    settings, problems = load_settings(config_dir)
+    if settings is None:
+        click.echo(render_findings.text(problems), nl=False, err=True)
+        raise Exit(EXIT_INVALID)
+    try:
+        gitlab = reconcile.connect_from_env(os.environ, settings)
+        outcome = run_retire(settings, gitlab, dry_run=dry_run, out=click.echo)
+    except GitLabAuthError as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
+    except GitLabError as e:
+        raise _fail(EXIT_UNKNOWN, f"nothing was changed: {e}") from None
+    raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -710,7 +710,9 @@ class _Planner:
             drift=drift_hash(org.status, items),
             items=items,
             title=tracker.support_ops_title(org),
-            render_body=lambda _previous: tracker.support_ops_body(org, links),
+            render_body=lambda _previous: tracker.support_ops_body(
+                org, links, form=self.settings.support_request
+            ),
             out=out,
         )
 
@@ -744,7 +746,9 @@ class _Planner:
                 mr_branch=branch if has_mr else None,
                 previous_url=previous_url,
             )
-            return tracker.issue_body(org, self.ctx.links, links, line_of)
+            return tracker.issue_body(
+                org, self.ctx.links, links, line_of, form=self.settings.support_request
+            )
 
         url = self._tracked_issue(
             kind="org",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from checker import first_run
 from checker import plan as planning
 from checker.gitlab import (
     FileChange,
@@ -75,7 +76,8 @@ UNAVAILABLE_LIMIT = 3
 #: attempts of one create (each after looking for what an uncertain failure may have stored)
 CREATE_ATTEMPTS = 3
 
-Status = Literal["done", "failed", "skipped", "dry-run"]
+#: held: planned by a first run, not carried out until it is confirmed (checker.first_run)
+Status = Literal["done", "failed", "skipped", "dry-run", "held"]
 
 
 class ReconcileInputError(Exception):
@@ -157,6 +159,8 @@ class ReconcileOutcome:
     failures: tuple[tuple[str, str], ...] = ()
     notices: tuple[str, ...] = ()
     unchanged_orgs: int = 0
+    #: a held first run's summary (Markdown), see checker.first_run
+    first_run: str | None = None
 
     @property
     def incomplete(self) -> bool:
@@ -387,6 +391,17 @@ def _repo_path(path: str, root: Path) -> str:
         return p.as_posix()
 
 
+def _repository_root(config_dir: Path, env: Mapping[str, str]) -> Path:
+    """Where GitLab's paths start: the CI job's checkout (CI_PROJECT_DIR) or the working
+    directory when the config folder lies inside it (config_dir may sit deeper than the root,
+    as examples/config does); otherwise the folder holding the config folder."""
+    config = config_dir.resolve()
+    for candidate in (env.get("CI_PROJECT_DIR"), os.getcwd()):
+        if candidate and Path(candidate).resolve() in config.parents:
+            return Path(candidate)
+    return config_dir.parent
+
+
 def _read_state(settings: Settings, project: GitLabPort, ops: GitLabPort | None) -> GitLabState:
     label = settings.gitlab.labels[0]
     info = project.info()
@@ -489,6 +504,7 @@ def run_reconcile(
     environ: Mapping[str, str] | None = None,
     read_file: Callable[[str], str | None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    first_run_gate: bool = False,
 ) -> ReconcileOutcome:
     """Plan every GitLab action for ``reports`` (shards of one run), print the plan, and carry
     it out unless ``dry_run``.
@@ -498,6 +514,7 @@ def run_reconcile(
     failures while writing are recorded per org in the outcome instead.
     ``read_file`` reads an org file by its repository path (default: below the folder holding
     ``settings.config_dir``); ``environ`` supplies ``CI_PROJECT_URL`` (default: os.environ).
+    ``first_run_gate``: hold a first run's plan until it is confirmed (:mod:`checker.first_run`).
     """
     env = os.environ if environ is None else environ
 
@@ -508,7 +525,7 @@ def run_reconcile(
         combined: CombinedReport = planning.combine(reports)
     except ReportSetError as e:
         raise ReconcileInputError(str(e)) from None
-    root = settings.config_dir.parent
+    root = _repository_root(settings.config_dir, env)
     specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
     combined = replace(
         combined,
@@ -532,12 +549,30 @@ def run_reconcile(
     touched = {p.org for p in plan.orgs}
     keys = {planning.key_text(k) for k in combined.orgs} | {planning.key_text(s.key) for s in specs}
     unchanged = len(keys - touched)
+    first = (
+        None
+        if not first_run_gate
+        else first_run.hold(
+            plan,
+            state,
+            env,
+            unchanged=unchanged,
+            labels=settings.gitlab.labels,
+            confidential=settings.gitlab.confidential,
+            title=settings.gitlab.dashboard_title,
+        )
+    )
+    if first is not None:
+        plan = first.plan
     _print_plan(plan, say, unchanged)
 
     writer: Writer = (
         DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
     )
     results, failures = _execute(plan, writer, dry_run, say)
+    if first is not None:
+        say(first.summary)
+        results.extend(ActionResult(a, "held") for a in first.held)
     outcome = ReconcileOutcome(
         dry_run=dry_run,
         complete_reports=combined.complete,
@@ -545,6 +580,7 @@ def run_reconcile(
         failures=tuple(failures),
         notices=plan.notices,
         unchanged_orgs=unchanged,
+        first_run=first.summary if first is not None else None,
     )
     if not dry_run and results:
         say(

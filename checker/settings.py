@@ -57,6 +57,20 @@ class GitLabSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestForm:
+    """The support-operations request's form: the adopter's template (its text; None: the
+    built-in generic one) and the handbook page cited per top-level field."""
+
+    template_text: str | None = None
+    template_path: str | None = None
+    handbook_links: Mapping[str, str] = field(default_factory=dict)
+
+
+#: where ``checker init`` puts the request's template, relative to the config folder
+REQUEST_TEMPLATE = "templates/support_request.md.j2"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     config_dir: Path
     instances: Mapping[str, Instance]
@@ -69,6 +83,7 @@ class Settings:
     contact_limit: int = 30
     contact_limit_with_cmp: int = 50
     gitlab: GitLabSettings = GitLabSettings()
+    support_request: RequestForm = RequestForm()
 
     @property
     def orgs_dir(self) -> Path:
@@ -188,4 +203,31 @@ def load_settings(config_dir: Path) -> tuple[Settings | None, list[Finding]]:
             repository_url=gl.get("repository_url"),
         ),
     )
-    return settings, []
+    form, form_findings = _request_form(config_dir, data.get("support_request", {}))
+    if form_findings:
+        return None, form_findings
+    return replace(settings, support_request=form), []
+
+
+def _request_form(config_dir: Path, raw: Mapping[str, object]) -> tuple[RequestForm, list[Finding]]:
+    """The adopter's request template (checked: it must render for a sample org) and links."""
+    links = raw.get("handbook_links") or {}
+    assert isinstance(links, Mapping)
+    configured = raw.get("template")
+    relative = str(configured) if configured else REQUEST_TEMPLATE
+    path = config_dir / relative
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if configured:
+            return RequestForm(), [
+                Finding(shown, 1, 1, "request-template", "support_request.template: file not found")
+            ]
+        return RequestForm(handbook_links=dict(links)), []
+    except (OSError, UnicodeDecodeError) as e:
+        return RequestForm(), [Finding(shown, 1, 1, "request-template", f"cannot read: {e}")]
+    form = RequestForm(text, shown, {str(k): str(v) for k, v in links.items()})
+    from checker.render.request_form import problems  # jinja2 only when there is a template
+
+    return form, [Finding(shown, line, 1, "request-template", msg) for line, msg in problems(form)]

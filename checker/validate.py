@@ -65,6 +65,8 @@ def discover(orgs_dir: Path) -> tuple[list[Path], list[Finding]]:
         dirs.sort()
         for name in sorted(names):
             path = Path(root, name)
+            if name == ".gitkeep":
+                continue  # git keeps no empty folder: `checker init` leaves this placeholder
             if name.endswith(".yaml"):
                 files.append(path)
             else:

@@ -2,7 +2,7 @@
 # Proves .gitlab-ci.yml (and the template it includes) by running it, on this machine, with
 # gitlab-ci-local and the shell executor, in throwaway git copies of the project:
 #
-#   1. validate on the repository's own config/orgs/        -> must pass (installs with pip)
+#   1. validate on the bundled examples/config/orgs/           -> must pass (installs with pip)
 #   2. validate on a copy with a broken org file            -> must fail, leaving both reports
 #   3. a scheduled pipeline (3 drift shards + reconcile) against the fake Zendesk and GitLab
 #      servers on loopback -> the expected issues exist; a second run writes nothing;
@@ -10,6 +10,10 @@
 #      report, reconcile still runs and leaves the unknown org's issue alone
 #   4. the merge-request preview job: without Zendesk credentials it says so and passes;
 #      with them, against the fakes, it leaves exactly one note (run twice)
+#   5. adoption: `checker init` into an empty git repository, two org files, the component
+#      included from this repository (its template in gitlab-ci-local's include cache, where
+#      GitLab would serve it): validate passes; the first scheduled run opens only the
+#      dashboard with its plan; with CHECKER_FIRST_RUN_CONFIRMED=true the drift issue opens
 #
 # Scenarios that need a checker command that does not exist yet print
 # "SKIPPED: <command> not available yet" and only fail when PIPELINE_PROOF_STRICT=1.
@@ -216,17 +220,17 @@ stop_server() {
 	wait "${pid}" 2>/dev/null || true
 }
 
-# seed_gitlab REPO OUT: the fake GitLab's seed (tests/pipeline/gitlab-state.json) plus the
-# repository's config/ files on branch main, as the real project would hold them.
+# seed_gitlab REPO OUT [CONFIG]: the fake GitLab's seed (tests/pipeline/gitlab-state.json) plus
+# the repository's CONFIG files (default examples/config) on branch main, as GitLab would hold them.
 seed_gitlab() {
-	"${PYTHON}" - "$1" "${ROOT}/tests/pipeline/gitlab-state.json" "$2" <<'PY'
+	"${PYTHON}" - "$1" "${ROOT}/tests/pipeline/gitlab-state.json" "$2" "${3:-examples/config}" <<'PY'
 import json, pathlib, sys
 repo, seed, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
 state = json.loads(seed.read_text(encoding="utf-8"))
 state.pop("_comment", None)
 files = {
     str(p.relative_to(repo)): p.read_text(encoding="utf-8")
-    for p in sorted((repo / "config").rglob("*"))
+    for p in sorted((repo / sys.argv[4]).rglob("*"))
     if p.is_file()
 }
 state["branches"] = {"main": files}
@@ -404,7 +408,7 @@ count_issues() {
 # ------------------------------------------------------------------ scenarios
 
 scenario_validate_ok() {
-	say "scenario 1: validate on the repository's own config/orgs (push pipeline on main; pip install .)"
+	say "scenario 1: validate on the bundled examples/config/orgs (push pipeline on main; pip install .)"
 	local repo="${WORK}/repo-ok" log="${WORK}/s1-validate.log" rc=0
 	make_repo "${repo}"
 	gcl "${repo}" "${log}" --variable "PIP_CACHE_DIR=${PIP_CACHE}" || rc=$?
@@ -418,14 +422,14 @@ scenario_validate_ok() {
 	elif ! check="$(check_validate_reports "${reports}" "")"; then
 		fail "1: validate passed, but its reports are wrong: ${check}"
 	else
-		pass "1: validate passes on config/orgs and publishes junit.xml and codequality.json"
+		pass "1: validate passes on examples/config/orgs and publishes junit.xml and codequality.json"
 	fi
 }
 
 scenario_validate_broken() {
 	say "scenario 2: validate on a copy with a broken org file"
 	local repo="${WORK}/repo-broken" log="${WORK}/s2-validate.log" rc=0
-	local broken="config/orgs/broken-example.yaml"
+	local broken="examples/config/orgs/broken-example.yaml"
 	make_repo "${repo}"
 	cat >"${repo}/${broken}" <<'YAML'
 # A CSM's broken change: an unknown key (typo), a number where text is expected.
@@ -471,6 +475,7 @@ fake_variables() {
 		--variable "GITLAB_TOKEN=${GL_TOKEN}"
 		--variable "GITLAB_PROJECT=${GL_PROJECT_ID}"
 		--variable "CI_PROJECT_ID=${GL_PROJECT_ID}"
+		--variable "CHECKER_FIRST_RUN_CONFIRMED=true" # scenario 5 proves the first run's plan
 	)
 }
 
@@ -583,7 +588,7 @@ scenario_preview() {
 	make_repo "${repo}"
 	base="$(git -C "${repo}" rev-parse HEAD)"
 	git -C "${repo}" checkout -q -b csm/bluepeak-new-contact
-	"${PYTHON}" - "${repo}/config/orgs/bluepeak-analytics.yaml" <<'PY'
+	"${PYTHON}" - "${repo}/examples/config/orgs/bluepeak-analytics.yaml" <<'PY'
 import pathlib, sys
 path = pathlib.Path(sys.argv[1])
 text = path.read_text(encoding="utf-8")
@@ -657,6 +662,116 @@ PY
 	fi
 }
 
+# check_first_run STATE_JSON CONFIRMED: before confirmation only the dashboard, holding the
+# first run's plan; after it, an issue about Bluepeak Analytics and none about Northwind.
+check_first_run() {
+	"${PYTHON}" - "$1" "$2" <<'PY'
+import json, pathlib, sys
+state = json.loads(pathlib.Path(sys.argv[1]).read_text(encoding="utf-8"))
+confirmed = sys.argv[2] == "1"
+issues = [i for i in state.get("issues", []) if i.get("state") == "opened"]
+titles = sorted(i["title"] for i in issues)
+pending = [i for i in issues if "first-run-pending" in (i.get("description") or "")]
+problems = []
+if not confirmed:
+    if titles != ["Zendesk drift dashboard"] or len(pending) != 1:
+        problems.append(f"open issues {titles}, expected only the dashboard with the first run's plan")
+    elif "**1** drift issue(s)" not in pending[0]["description"]:
+        problems.append("the first run's dashboard does not say it will open 1 drift issue")
+else:
+    if pending:
+        problems.append("the dashboard still waits for confirmation")
+    if not any("Bluepeak" in t for t in titles) or any("Northwind" in t for t in titles):
+        problems.append(f"open issues {titles}, expected one about Bluepeak Analytics only")
+print("; ".join(problems) if problems else f"ok: open issues {titles}")
+sys.exit(1 if problems else 0)
+PY
+}
+
+scenario_adopt() {
+	say "scenario 5: checker init into an empty repository, the component included, first run"
+	local repo="${WORK}/repo-adopter" log version rc=0 check
+	version="$("${CHECKER_PY}" -c 'from importlib.metadata import version; print(version("zendesk-org-checker"))')"
+	mkdir -p "${repo}"
+	(
+		cd "${repo}"
+		git init -q -b main
+		git config user.name "Pipeline Proof"
+		git config user.email "pipeline-proof@example.invalid"
+		git config commit.gpgsign false
+		"${CHECKER_PY}" -m checker init --instance global=https://acme.zendesk.example \
+			--checker-project gitlab.example/support/zendesk-orgs --version "${version}" >"${WORK}/s5-init.log" 2>&1
+		cp "${ROOT}/examples/config/orgs/bluepeak-analytics.yaml" "${ROOT}/examples/config/orgs/northwind-logistics.yaml" config/orgs/
+		"${CHECKER_PY}" -m checker validate >>"${WORK}/s5-init.log" 2>&1
+		git add -A
+		git commit -q -m "Adopt the Zendesk org checker"
+		git remote add origin "https://gitlab.example/acme/zendesk-orgs.git"
+		git update-ref refs/remotes/origin/main HEAD
+		git symbolic-ref refs/remotes/origin/HEAD refs/remotes/origin/main
+		# The component as GitLab would serve it from this repository at that version.
+		local cache=".gitlab-ci-local/includes/gitlab.example/support/zendesk-orgs/${version}/templates"
+		mkdir -p "${cache}"
+		cp "${ROOT}/templates/zendesk-org-checker.yml" "${cache}/"
+	) || rc=$?
+	if [ "${rc}" -ne 0 ]; then
+		show_log "${WORK}/s5-init.log"
+		fail "5: checker init or checker validate failed in the new repository (exit ${rc})"
+		return 0
+	fi
+	if ! grep -q "component: \$CI_SERVER_FQDN/support/zendesk-orgs/zendesk-org-checker@${version}" "${repo}/.gitlab-ci.yml"; then
+		fail "5: the .gitlab-ci.yml checker init wrote does not include the component"
+		return 0
+	fi
+	log="${WORK}/s5-validate.log"
+	gcl "${repo}" "${log}" --variable "CHECKER_PYTHON=${CHECKER_PY}" || rc=$?
+	if [ "${rc}" -ne 0 ] || ! grep -q "PASS  *validate" "${log}"; then
+		show_log "${log}"
+		fail "5: validate did not pass in the initialised repository (exit ${rc})"
+		return 0
+	fi
+	pass "5: checker init, then validate passes with the component included from this repository"
+
+	local state_in="${WORK}/gitlab-adopter-seed.json" state_out run confirmed vars item
+	seed_gitlab "${repo}" "${state_in}" config
+	for run in 1 2; do
+		confirmed=$((run - 1))
+		state_out="${WORK}/gitlab-adopter-${run}.json"
+		log="${WORK}/s5-schedule-${run}.log"
+		start_gitlab "${state_in}" "${state_out}"
+		fake_variables
+		vars=()
+		for item in "${GITLAB_VARS[@]}"; do
+			case "${item}" in
+			CHECKER_FIRST_RUN_CONFIRMED=*) vars+=("CHECKER_FIRST_RUN_CONFIRMED=$([ "${confirmed}" = 1 ] && echo true || echo false)") ;;
+			*) vars+=("${item}") ;;
+			esac
+		done
+		rm -rf "${repo}/.gitlab-ci-local/artifacts"
+		rc=0
+		gcl "${repo}" "${log}" --variable CI_PIPELINE_SOURCE=schedule "${FAKE_VARS[@]}" "${vars[@]}" || rc=$?
+		stop_server "${GL_PID}"
+		if [ "${rc}" -ne 0 ] || ! grep -q "PASS  *reconcile" "${log}"; then
+			show_log "${log}" 60
+			fail "5: scheduled run ${run} in the initialised repository failed (exit ${rc})"
+			return 0
+		fi
+		if ! check="$(check_first_run "${state_out}" "${confirmed}")"; then
+			fail "5: run ${run}: ${check}"
+			return 0
+		fi
+		if [ "${run}" = 1 ]; then
+			if [ ! -s "${repo}/.gitlab-ci-local/artifacts/reconcile/reports/reconcile-plan.md" ]; then
+				fail "5: the first run uploaded no reports/reconcile-plan.md"
+				return 0
+			fi
+			pass "5: the first scheduled run opens only the dashboard with its plan (${check})"
+		else
+			pass "5: with CHECKER_FIRST_RUN_CONFIRMED=true the run goes ahead (${check})"
+		fi
+		state_in="${state_out}"
+	done
+}
+
 # ------------------------------------------------------------------ main
 
 main() {
@@ -707,6 +822,7 @@ main() {
 
 	scenario_schedule
 	scenario_preview
+	scenario_adopt
 
 	say "finished in $((SECONDS - started)) s"
 	printf 'pipeline-proof: %d passed, %d failed, %d skipped\n' "${PASSED}" "${FAILED}" "${SKIPPED}"

@@ -13,7 +13,7 @@ from tests.fakes.zendesk_server import FakeZendesk
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SETTINGS = ROOT / "config" / "checker.yaml"
+SETTINGS = ROOT / "examples" / "config" / "checker.yaml"
 
 
 @pytest.fixture
@@ -38,5 +38,5 @@ def servers() -> Iterator[tuple[FakeZendesk, FakeZendesk]]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "examples" / "config", tmp_path / "config")
     return tmp_path

@@ -49,7 +49,7 @@ def write_org(cfg: Path, org_id: int, name: str | None = None, csm: str = "akim"
 
 
 def copy_repo_orgs(cfg: Path) -> None:
-    for p in sorted((ROOT / "config" / "orgs").glob("*.yaml")):
+    for p in sorted((ROOT / "examples" / "config" / "orgs").glob("*.yaml")):
         shutil.copy(p, cfg / "orgs" / p.name)
 
 

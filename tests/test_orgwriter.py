@@ -127,7 +127,7 @@ def test_repository_files_round_trip_exactly() -> None:
     from pathlib import Path
 
     for path in sorted(
-        Path(__file__).resolve().parent.parent.joinpath("config", "orgs").glob("*.yaml")
+        Path(__file__).resolve().parent.parent.joinpath("examples", "config", "orgs").glob("*.yaml")
     ):
         text = path.read_text(encoding="utf-8")
         result = adopt(text, [item("notes", DriftKind.CHANGED, "a", "Changed notes.\nTwo lines.")])

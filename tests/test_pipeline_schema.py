@@ -190,11 +190,14 @@ def test_validate_publishes_both_reports_always(jobs: dict[str, Any]) -> None:
     assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in sources
 
 
-def test_drift_preview_runs_only_for_changed_org_files(jobs: dict[str, Any]) -> None:
+def test_drift_preview_runs_only_for_changed_org_files(
+    jobs: dict[str, Any], pipeline: dict[str, Any]
+) -> None:
     job = jobs["drift-preview"]
     (rule,) = job["rules"]
     assert rule["if"] == '$CI_PIPELINE_SOURCE == "merge_request_event"'
-    assert rule["changes"] == ["config/orgs/**/*"]
+    config_dir = _include_inputs(pipeline)["config_dir"]
+    assert rule["changes"] == [f"{config_dir}/orgs/**/*"]
     script = _script(job)
     assert '--changed-since "${CI_MERGE_REQUEST_DIFF_BASE_SHA}"' in script
     assert "--format markdown" in script
@@ -223,4 +226,4 @@ def test_reconcile_waits_for_every_shard_and_runs_alone(jobs: dict[str, Any]) ->
     assert "--report" in _script(job)
     assert "no drift shard left a report" in _script(job), "never a drift run of its own"
     assert "--plan-output reports/reconcile-plan.json" in _script(job)
-    assert job["artifacts"]["paths"] == ["reports/reconcile-plan.json"]
+    assert job["artifacts"]["paths"] == ["reports/reconcile-plan.json", "reports/reconcile-plan.md"]

@@ -56,7 +56,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         )
         done = subprocess.run(
             [sys.executable, "-m", "checker", "drift", "--format", "json", "--output", str(out)],
-            cwd=ROOT,
+            cwd=ROOT / "examples",  # the bundled examples, laid out as an adopting repository
             env=env,
             capture_output=True,
             text=True,
@@ -117,13 +117,13 @@ def test_gitlab_seed_holds_the_open_merge_request() -> None:
 def test_the_proof_can_still_edit_the_bluepeak_file() -> None:
     """Scenario 4 adds a contact after this line of the example file."""
     anchor = "    email: Sam.Ortiz@bluepeak.example\n"
-    assert anchor in (ROOT / "config" / "orgs" / "bluepeak-analytics.yaml").read_text()
+    assert anchor in (ROOT / "examples" / "config" / "orgs" / "bluepeak-analytics.yaml").read_text()
     assert anchor.strip() in PROOF.read_text(encoding="utf-8")
 
 
 def test_every_csm_of_the_examples_is_a_gitlab_user() -> None:
     users = {u["username"] for u in _load("gitlab-state.json")["users"]}
-    for path in sorted((ROOT / "config" / "orgs").glob("*.yaml")):
+    for path in sorted((ROOT / "examples" / "config" / "orgs").glob("*.yaml")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.startswith("csm:"):
                 assert line.split(":", 1)[1].strip() in users, path.name

@@ -285,7 +285,7 @@ def test_example_snapshot_loads() -> None:
 
 @pytest.fixture
 def example_report(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, int], OrgDrift]:
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(ROOT / "examples")  # laid out as an adopting repository
     validation = validate(Path("config"), today=TODAY, workers=1)
     assert validation.ok, validation.errors
     assert validation.settings is not None

@@ -30,11 +30,11 @@ from checker.settings import Settings, load_settings
 from checker.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "config" / "orgs").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "examples" / "config" / "orgs").glob("*.yaml"))
 SEEDS = [p.read_bytes() for p in EXAMPLES] + [
     p.read_bytes() for p in sorted((ROOT / "tests" / "fixtures" / "valid").glob("*.yaml"))
 ]
-SETTINGS_BYTES = (ROOT / "config" / "checker.yaml").read_bytes()
+SETTINGS_BYTES = (ROOT / "examples" / "config" / "checker.yaml").read_bytes()
 TODAY = dt.date(2026, 5, 1)
 LINE_RE = re.compile(r"^[^:]+:\d+:\d+: [a-z0-9-]+: .+$")
 RULE_RE = re.compile(r"^[a-z0-9-]+$")
@@ -188,7 +188,7 @@ KEYS = [
 
 @functools.cache
 def _settings() -> Settings:
-    loaded, findings = load_settings(ROOT / "config")
+    loaded, findings = load_settings(ROOT / "examples" / "config")
     assert loaded is not None, findings
     return loaded
 

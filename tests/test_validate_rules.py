@@ -64,7 +64,7 @@ def broken_repo(tmp_path: Path) -> Path:
 
 
 def test_repository_examples_validate_clean() -> None:
-    proc = run_cli("validate", cwd=ROOT)
+    proc = run_cli("validate", cwd=ROOT / "examples")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""
     assert "3 org files valid" in proc.stderr

@@ -33,31 +33,7 @@ from checker.render.presentation import (
     present,
     text_diff,
 )
-
-HANDBOOK = "https://about.gitlab.com/handbook"
-HANDBOOK_AM_ID = (
-    f"{HANDBOOK}/support/workflows/looking_up_customer_technical_details/"
-    "#architecture-diagram-and-customer-success-project"
-)
-HANDBOOK_NOTES = (
-    f"{HANDBOOK}/support/internal-support/"
-    "#i-want-to-add-important-information-about-the-organizationuser"
-)
-HANDBOOK_CONTACTS = "https://about.gitlab.com/support/managing-support-contacts/#managing-contacts"
-HANDBOOK_CMP = f"{HANDBOOK}/support/readiness/operations/docs/gitlab/contact_management_projects/"
-HANDBOOK_SALESFORCE = (
-    f"{HANDBOOK}/support/readiness/operations/docs/zendesk/zendesk_salesforce_sync/"
-)
-
-#: the seed's own wording, used when the request is only about the AM ID
-SEED_CONTEXT = (
-    "For an ORG I manage, I would like to request that the AM id gets changed which is used "
-    "to link to the correct collaboration project from ZD org view."
-)
-GENERIC_CONTEXT = (
-    "For an ORG I manage, I would like to request that the values below get changed in its "
-    "Zendesk organization, so that it matches the customer's records."
-)
+from checker.settings import RequestForm
 
 _KIND_LABEL = {
     DriftKind.CHANGED: "different value",
@@ -141,9 +117,21 @@ def _env() -> jinja2.Environment:
     return env
 
 
+#: the filters that make outside text inert (the adopter's request template gets these only)
+INERT_FILTERS = ("inline", "cell", "text", "block", "url", "handle", "ours")
+
+
+def environment() -> jinja2.Environment:
+    """The configured environment (its filters and ``finalize`` guard)."""
+    return _env()
+
+
 def render(template: str, **context: Any) -> Inert:
     """Render ``checker/templates/<template>``; blank-line runs are squeezed to one."""
-    text = _env().get_template(template).render(**context)
+    return _tidy(_env().get_template(template).render(**context))
+
+
+def _tidy(text: str) -> Inert:
     lines: list[str] = []
     for line in text.split("\n"):
         if line.strip() == "" and lines and lines[-1] == "":
@@ -326,18 +314,6 @@ def _request_line(item: DriftItem, org: OrgDrift) -> RequestLine:
     return RequestLine(Inert(f"{inert.inline(field, table=False)} should therefore be"), value)
 
 
-def _handbook_ref(field: str) -> str:
-    top = _top_field(field)
-    return {
-        "collaboration_project": HANDBOOK_AM_ID,
-        "contact_management_project": HANDBOOK_CMP,
-        "support_contacts": HANDBOOK_CONTACTS,
-        "notes": HANDBOOK_NOTES,
-        "details": HANDBOOK_NOTES,
-        "salesforce_id": HANDBOOK_SALESFORCE,
-    }.get(top, HANDBOOK_NOTES)
-
-
 def repo_owned(org: OrgDrift) -> tuple[DriftItem, ...]:
     """Items support operations should change in Zendesk. Typo pairs are left to a person:
     a request to add a mistyped address, or a merge request adopting half of the pair, would
@@ -352,24 +328,27 @@ def zendesk_owned(org: OrgDrift) -> tuple[DriftItem, ...]:
     return tuple(i for i in org.items if i.truth == "zendesk" and id(i) not in paired)
 
 
-def support_request(org: OrgDrift, zendesk_url: str) -> Inert | None:
-    """The support-operations request in the seed's form, for the org's repo-owned items."""
+def support_request(
+    org: OrgDrift,
+    zendesk_url: str,
+    *,
+    file_url: str | None = None,
+    form: RequestForm | None = None,
+) -> Inert | None:
+    """The support-operations request for the org's repo-owned items, in the adopter's form
+    (``form``: the settings' template and handbook links; the generic default without it)."""
+    from checker.render.request_form import FormLine, render_request
+
     items = repo_owned(org)
     if not items:
         return None
-    only_am = all(i.field == "collaboration_project.id" for i in items)
-    refs: list[str] = []
+    lines = []
     for i in items:
-        ref = _handbook_ref(i.field)
-        if ref not in refs:
-            refs.append(ref)
-    return render(
-        "support_request.md.j2",
-        context=Inert(SEED_CONTEXT if only_am else GENERIC_CONTEXT),
-        zendesk_url=zendesk_url,
-        lines=[_request_line(i, org) for i in items],
-        refs=refs,
-    )
+        line = _request_line(i, org)
+        lines.append(
+            FormLine(line.label, line.value, line.multiline, line.point_to, i.field, i.kind.value)
+        )
+    return _tidy(render_request(form, org, lines, zendesk_url=zendesk_url, file_url=file_url))
 
 
 # --------------------------------------------------------------------------- bodies
@@ -452,7 +431,14 @@ def todo_line(org: OrgDrift, org_links: OrgLinks) -> Inert:
     return Inert("**To do:** " + ". ".join(steps) + ".")
 
 
-def issue_body(org: OrgDrift, links: Links, org_links: OrgLinks, line_of: dict[str, int]) -> Inert:
+def issue_body(
+    org: OrgDrift,
+    links: Links,
+    org_links: OrgLinks,
+    line_of: dict[str, int],
+    *,
+    form: RequestForm | None = None,
+) -> Inert:
     """The drift issue's description (without the hidden marker)."""
     items = [
         typo_view(i, links.file(org.file, line_of.get(_top_field(i.field))))
@@ -460,7 +446,9 @@ def issue_body(org: OrgDrift, links: Links, org_links: OrgLinks, line_of: dict[s
         else item_view(i, links.file(org.file, line_of.get(_top_field(i.field))))
         for i in present(org.items)
     ]
-    request = support_request(org, org_links.zendesk_url)
+    request = support_request(
+        org, org_links.zendesk_url, file_url=org_links.file_url, form=form
+    )
     return render(
         "issue.md.j2",
         todo=todo_line(org, org_links),
@@ -488,8 +476,10 @@ def issue_body(org: OrgDrift, links: Links, org_links: OrgLinks, line_of: dict[s
     )
 
 
-def support_ops_body(org: OrgDrift, org_links: OrgLinks) -> Inert:
-    request = support_request(org, org_links.zendesk_url)
+def support_ops_body(
+    org: OrgDrift, org_links: OrgLinks, *, form: RequestForm | None = None
+) -> Inert:
+    request = support_request(org, org_links.zendesk_url, file_url=org_links.file_url, form=form)
     assert request is not None, "support-ops issues exist only for repo-owned drift"
     return render(
         "support_ops_issue.md.j2",

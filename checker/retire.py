@@ -1,0 +1,150 @@
+"""``checker retire``: the way back. Closes every open checker issue (drift issues, support-ops
+requests, the dashboard) and merge request with a note saying why, and deletes the branches of
+those merge requests, through the same writer reconcile uses (idempotent: notes carry a key, a
+rerun after a failure finishes the job).
+
+What the checker wrote is recognised by the hidden marker on the first line of its
+descriptions, never by title or label alone: an issue a person labelled by hand is left alone.
+Closed drift issues get their marker's drift set to "resolved", so that if the checker is ever
+resumed, its old issues do not read as "closed by a person, leave this drift alone": the
+resumed checker starts with a first-run plan (:mod:`checker.first_run`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from checker.gitlab import GitLabError, GitLabPort, TrackedIssue, TrackedMergeRequest
+from checker.plan import RESOLVED, Action, Marker, body_of, key_text
+from checker.reconcile import ActionResult, GitLabWriter
+from checker.settings import Settings
+
+__all__ = ["NOTE", "RetireOutcome", "plan_retire", "run_retire"]
+
+NOTE = (
+    "The Zendesk org checker was retired from this project (`checker retire`): it no longer "
+    "compares the org files with Zendesk, and it will not update or close this again. Whatever "
+    "this described was **not** resolved by the checker; close it or follow it up by hand.\n"
+)
+NOTE_KEY = "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class RetireOutcome:
+    dry_run: bool
+    results: tuple[ActionResult, ...]
+
+    @property
+    def incomplete(self) -> bool:
+        return any(r.status == "failed" for r in self.results)
+
+
+def _issue_action(issue: TrackedIssue, marker: Marker, support_ops: bool) -> Action:
+    if marker.kind == "dashboard":
+        what, org = "the dashboard", "dashboard"
+        return Action(
+            org=org,
+            target="dashboard",
+            verb="close",
+            summary=f"close #{issue.iid} ({what})",
+            iid=issue.iid,
+            note=NOTE,
+            note_key=NOTE_KEY,
+            state_event="close",
+        )
+    org = key_text(marker.org) if marker.org else "?"
+    return Action(
+        org=org,
+        target="support-ops" if support_ops else "issue",
+        verb="close",
+        summary=f"close #{issue.iid}: {issue.title}",
+        iid=issue.iid,
+        note=NOTE,
+        note_key=NOTE_KEY,
+        body=body_of(issue.description),
+        marker=replace(marker, drift=RESOLVED),
+        state_event="close",
+    )
+
+
+def plan_retire(
+    issues: Sequence[TrackedIssue],
+    merge_requests: Sequence[TrackedMergeRequest],
+    ops_issues: Sequence[TrackedIssue] = (),
+) -> list[Action]:
+    """Every close the retirement needs: org issues and support-ops requests first, then merge
+    requests (with their branches), the dashboard last."""
+    actions: list[Action] = []
+    dashboards: list[Action] = []
+    for found, ops in ((issues, False), (ops_issues, True)):
+        for issue in found:
+            marker = Marker.parse(issue.description)
+            if marker is None or not issue.is_open:
+                continue
+            action = _issue_action(issue, marker, ops)
+            (dashboards if marker.kind == "dashboard" else actions).append(action)
+    for mr in merge_requests:
+        marker = Marker.parse(mr.description)
+        if marker is None or not mr.is_open:
+            continue
+        actions.append(
+            Action(
+                org=key_text(marker.org) if marker.org else "?",
+                target="merge-request",
+                verb="close",
+                summary=f"close !{mr.iid} and delete branch {mr.source_branch}: {mr.title}",
+                iid=mr.iid,
+                note=NOTE,
+                note_key=NOTE_KEY,
+                body=body_of(mr.description),
+                marker=replace(marker, drift=RESOLVED),
+                state_event="close",
+                branch=mr.source_branch,
+                delete_branch=True,
+            )
+        )
+    return actions + dashboards
+
+
+def run_retire(
+    settings: Settings,
+    gitlab: GitLabPort,
+    *,
+    dry_run: bool,
+    out: Callable[[str], None],
+) -> RetireOutcome:
+    """Read what the checker left open, print it, and close it unless ``dry_run``.
+
+    Raises :class:`checker.gitlab.GitLabError` when GitLab cannot be read (nothing done);
+    a failure while closing one thing is recorded and the rest is still tried."""
+    label = settings.gitlab.labels[0]
+    info = gitlab.info()
+    ops_ref = settings.gitlab.support_ops_project
+    ops = gitlab.for_project(ops_ref) if ops_ref else None
+    ops_issues: list[TrackedIssue] = []
+    if ops is not None and ops.info().id != info.id:
+        ops_issues = ops.open_issues(label)
+    actions = plan_retire(gitlab.open_issues(label), gitlab.open_merge_requests(label), ops_issues)
+
+    def say(line: str) -> None:
+        out(gitlab.scrub(line))
+
+    writer = GitLabWriter(gitlab, info, ops)
+    results: list[ActionResult] = []
+    for action in actions:
+        if dry_run:
+            say(f"would {action.summary}")
+            results.append(ActionResult(action, "dry-run"))
+            continue
+        try:
+            writer.execute(action, {})
+        except GitLabError as e:
+            say(f"{action.summary}: failed: {e}")
+            results.append(ActionResult(action, "failed", error=str(e)))
+            continue
+        say(f"{action.summary}: done")
+        results.append(ActionResult(action, "done"))
+    if not actions:
+        say("nothing to retire: no open issue or merge request of the checker")
+    return RetireOutcome(dry_run, tuple(results))
