@@ -24,6 +24,8 @@ READS = {
     "import": ["ZENDESK_API_TOKEN", "ZENDESK_<INSTANCE>_URL"],
     "reconcile": ["GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT", "ZENDESK_EMAIL"],
     "preview-note": ["GITLAB_TOKEN", "GITLAB_PROJECT", "CI_MERGE_REQUEST_IID"],
+    "init": [],
+    "retire": ["GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT"],
 }
 
 
@@ -54,7 +56,7 @@ def test_every_option_has_help_and_the_environment_is_documented(name: str) -> N
 
 
 def _repo(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "examples" / "config", tmp_path / "config")
     return tmp_path
 
 
