@@ -8,6 +8,7 @@ names anything a person must fix (more contacts than allowed, say).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -19,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from checker.drift import emails_of, norm_id, norm_text
-from checker.models import LiveOrg
+from checker.models import LiveContact, LiveOrg
 from checker.settings import Settings
 
 HEADER = "# yaml-language-server: $schema=../../schemas/org.schema.json\n"
@@ -45,7 +46,7 @@ def _text(value: str | None) -> str | LiteralScalarString | None:
     return LiteralScalarString(text + "\n") if "\n" in text else text
 
 
-def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
+def org_document(live: LiveOrg, settings: Settings, today: dt.date) -> CommentedMap:
     """The org file's content for a live org: every managed value as Zendesk holds it."""
     instance = settings.instance(live.instance)
     doc = CommentedMap()
@@ -75,8 +76,10 @@ def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
             cmp_["developers"] = CommentedSeq(devs)
         doc["contact_management_project"] = cmp_
     contacts = CommentedSeq()
-    for c in sorted(live.contacts, key=lambda c: c.email.lower()):
-        if not c.email:
+    roles = set(settings.contact_roles)
+    members = [c for c in live.contacts if c.role in roles]  # staff are never contacts
+    for c in sorted(members, key=lambda c: c.email.lower()):
+        if not c.email.strip():
             continue
         entry = CommentedMap()
         if c.name:
@@ -90,7 +93,31 @@ def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
     details = _text(live.details)
     if details is not None:
         doc["details"] = details
+    ignore = _no_email_entries(members, today)
+    if ignore:
+        doc["ignore"] = ignore
     return doc
+
+
+def _no_email_entries(members: list[LiveContact], today: dt.date) -> CommentedSeq:
+    """Members without an email cannot be listed as contacts; so that the file is in sync right
+    after import, each gets an ignore entry naming the Zendesk user, for a year."""
+    until = (
+        today.replace(year=today.year + 1)
+        if (today.month, today.day) != (2, 29)
+        else (today + dt.timedelta(days=365))
+    )
+    entries = CommentedSeq()
+    for c in sorted(members, key=lambda c: c.user_id or 0):
+        if c.email.strip() or c.user_id is None:
+            continue
+        entry = CommentedMap()
+        entry["field"] = "support_contacts"
+        entry["value"] = f"user:{c.user_id}"
+        entry["reason"] = "Zendesk member without an email (written by checker import)"
+        entry["until"] = until
+        entries.append(entry)
+    return entries
 
 
 def render(doc: CommentedMap) -> str:

@@ -24,6 +24,7 @@ KIND_WORD = {
     "missing_in_zendesk": "missing in Zendesk",
     "unexpected_in_zendesk": "unexpected in Zendesk",
     "contact_name_differs": "contact name differs",
+    "contact_suspended": "contact suspended in Zendesk",
 }
 
 

@@ -57,6 +57,7 @@ _KIND_LABEL = {
     DriftKind.MISSING_IN_ZENDESK: "missing in Zendesk",
     DriftKind.UNEXPECTED_IN_ZENDESK: "unexpected in Zendesk",
     DriftKind.CONTACT_NAME_DIFFERS: "contact name differs",
+    DriftKind.CONTACT_SUSPENDED: "contact suspended in Zendesk",
 }
 _TRUTH_LABEL = {
     "repo": "the org file: Zendesk should change",
@@ -258,6 +259,8 @@ def _request_line(item: DriftItem, org: OrgDrift) -> RequestLine:
             )
         if kind is DriftKind.CONTACT_NAME_DIFFERS:
             return RequestLine(Inert(f"The name of user {email} should therefore be"), value)
+        if kind is DriftKind.CONTACT_SUSPENDED:
+            return RequestLine(Inert("This user is suspended and should be unsuspended"), item.item)
         return RequestLine(Inert("This user should be associated with the org"), item.item)
     if field in ("notes", "details"):
         label = "The org's notes" if field == "notes" else "The org's details"
