@@ -178,6 +178,7 @@ class ZendeskReader:
         self.session = GuardedSession(self.url, self.pacer, self._counter, adapter)
         self.session.auth = _Auth(credentials)
         self.session.headers["Accept"] = "application/json"
+        self._answered = False  # some request was answered 200 (a later 403 is not the token's)
 
     @property
     def requests_made(self) -> int:
@@ -218,6 +219,9 @@ class ZendeskReader:
                 f"{what}: {kind} (deadline {self.timeout:g} s per attempt, with retries); "
                 f"check that {self.shown_url} is reachable"
             ) from None
+        if r.status_code == 403 and self._answered:
+            # Forbidden after other answers: this resource, not the credentials.
+            raise ZendeskUnavailable(f"{what}: Zendesk answered HTTP 403 (forbidden)")
         if r.status_code in (401, 403):
             raise CredentialsRefused(
                 f"Zendesk at {self.shown_url} refused the credentials of instance "
@@ -231,11 +235,12 @@ class ZendeskReader:
             )
         if r.status_code != 200:
             raise ZendeskUnavailable(f"{what}: Zendesk answered HTTP {r.status_code}")
+        self._answered = True
         try:
             return r.json()
         except ValueError:
-            raise _wrong_url(
-                what, self.shown_url, "answered 200 with a body that is not JSON"
+            raise ZendeskUnavailable(
+                f"{what}: the answer was not valid JSON (is {self.shown_url} a Zendesk instance?)"
             ) from None
         except RecursionError:
             raise ZendeskUnavailable(f"{what}: the answer was nested too deeply") from None
@@ -243,12 +248,14 @@ class ZendeskReader:
     # -- reads -------------------------------------------------------------------------------
 
     def _show_many(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The orgs of a batch; an answer of the wrong shape proves nothing, so it reads as no
+        org found and each org is then read on its own."""
         what = f"organizations {ids[0]}…{ids[-1]}"
         body = self._get(what, "/api/v2/organizations/show_many.json", {"ids": _csv(ids)})
         try:
             return shapes.show_many(body)
-        except ShapeError as e:
-            raise ZendeskUnavailable(f"{what}: {e}") from None
+        except ShapeError:
+            return {}
 
     def _show(self, org_id: int) -> dict[str, Any]:
         what = f"org {org_id}"
