@@ -93,28 +93,34 @@ def org_document(live: LiveOrg, settings: Settings, today: dt.date) -> Commented
     details = _text(live.details)
     if details is not None:
         doc["details"] = details
-    ignore = _no_email_entries(members, today)
+    ignore = _ignore_entries(members, today)
     if ignore:
         doc["ignore"] = ignore
     return doc
 
 
-def _no_email_entries(members: list[LiveContact], today: dt.date) -> CommentedSeq:
-    """Members without an email cannot be listed as contacts; so that the file is in sync right
-    after import, each gets an ignore entry naming the Zendesk user, for a year."""
-    until = (
-        today.replace(year=today.year + 1)
-        if (today.month, today.day) != (2, 29)
-        else (today + dt.timedelta(days=365))
-    )
+def _ignore_entries(members: list[LiveContact], today: dt.date) -> CommentedSeq:
+    """So that the file is in sync right after import, each member the file cannot simply list
+    gets an ignore entry for a year: one without an email (it cannot be listed; the entry names
+    the Zendesk user, ``user:<id>``), and a suspended one (listed, but it cannot open tickets)."""
+    if (today.month, today.day) == (2, 29):
+        until = today + dt.timedelta(days=365)
+    else:
+        until = today.replace(year=today.year + 1)
     entries = CommentedSeq()
     for c in sorted(members, key=lambda c: c.user_id or 0):
-        if c.email.strip() or c.user_id is None:
+        if c.email.strip():
+            if not c.suspended:
+                continue
+            value, why = c.email.strip().lower(), "suspended in Zendesk"
+        elif c.user_id is not None:
+            value, why = f"user:{c.user_id}", "a Zendesk member without an email"
+        else:
             continue
         entry = CommentedMap()
         entry["field"] = "support_contacts"
-        entry["value"] = f"user:{c.user_id}"
-        entry["reason"] = "Zendesk member without an email (written by checker import)"
+        entry["value"] = value
+        entry["reason"] = f"{why} when imported (written by checker import)"
         entry["until"] = until
         entries.append(entry)
     return entries

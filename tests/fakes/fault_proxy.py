@@ -196,8 +196,8 @@ class FaultProxy(_Base):
     def _forward(self, h: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection(self._host, self._port, timeout=30)
         try:
-            wanted = ("Authorization", "Accept")
-            conn.request("GET", h.path, headers={k: v for k, v in h.headers.items() if k in wanted})
+            headers = {k: v for k, v in h.headers.items() if k.lower() not in _HOP | {"host"}}
+            conn.request("GET", h.path, headers=headers)
             r = conn.getresponse()
             body = r.read()
             keep = {k: v for k, v in r.getheaders() if k.lower() not in _HOP}
