@@ -121,7 +121,7 @@ def _ignore_entries(members: list[LiveContact], today: dt.date) -> CommentedSeq:
         entry["field"] = "support_contacts"
         entry["value"] = value
         entry["reason"] = f"{why} when imported (written by checker import)"
-        entry["until"] = until
+        entry["until"] = dt.date.fromordinal(until.toordinal())  # one object each: no anchors
         entries.append(entry)
     return entries
 
