@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import FrameType
 
 STOP = threading.Event()
@@ -60,3 +62,20 @@ def check() -> None:
     """Raise :class:`Interrupted` if a signal arrived (after a cooperative section)."""
     if STOP.is_set():
         raise Interrupted(_state["signum"] or signal.SIGINT)
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    """When a fetch must stop early: an event set from outside (a signal), a monotonic
+    deadline (the run's time budget), and what to say about the orgs left unchecked."""
+
+    stop: threading.Event | None = None
+    deadline: float | None = None
+    budget_minutes: float | None = None
+
+    def reason(self) -> str | None:
+        if self.stop is not None and self.stop.is_set():
+            return "not checked: the run was interrupted"
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return f"not checked: the run's time budget of {self.budget_minutes:g} minutes ran out"
+        return None

@@ -21,30 +21,27 @@ the credentials attached, and building its objects was most of drift's CPU per o
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from checker import zendesk_shapes as shapes
+from checker.interrupt import RunLimits
 from checker.models import FetchFailure, FetchState, LiveOrg
-from checker.settings import Instance, Settings, without_userinfo
-from checker.transport import (
-    Counter,
-    DeadlineAdapter,
-    ForeignOrigin,
-    GuardedSession,
-    Pacer,
-    Stopped,
-    deadline_hit,
-    paced_retry,
+from checker.pacing import Counter, Pacer, Stopped, paced_retry
+from checker.settings import Instance, without_userinfo
+from checker.transport import DeadlineAdapter, ForeignOrigin, GuardedSession, deadline_hit
+from checker.window import Window
+from checker.zendesk_auth import (
+    Credentials,
+    CredentialsMissing,
+    ZendeskError,
+    _Auth,
+    credential_variables,
+    credentials_from_env,
 )
 from checker.zendesk_shapes import ShapeError
 
@@ -54,13 +51,18 @@ PAGE_SIZE = 100
 MAX_RETRY_AFTER = 120.0
 _TOO_MANY = re.compile(r"too many (\d{3}) error responses")
 
-
-class ZendeskError(Exception):
-    """A Zendesk problem in our words."""
-
-
-class CredentialsMissing(ZendeskError):
-    """No usable credentials in the environment; the message names the variable."""
+__all__ = [
+    "Credentials",
+    "CredentialsMissing",
+    "CredentialsRefused",
+    "OrgNotFound",
+    "RunLimits",
+    "ZendeskError",
+    "ZendeskReader",
+    "ZendeskUnavailable",
+    "credential_variables",
+    "credentials_from_env",
+]
 
 
 class CredentialsRefused(ZendeskError):
@@ -73,75 +75,6 @@ class ZendeskUnavailable(ZendeskError):
 
 class OrgNotFound(ZendeskError):
     """Zendesk answered 404 for this org."""
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    email: str | None = None
-    api_token: str | None = None
-    oauth_token: str | None = None
-
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.api_token, self.oauth_token) if s)
-
-
-def credentials_from_env(
-    instance: Instance, settings: Settings, environ: Mapping[str, str] | None = None
-) -> Credentials:
-    """Credentials for an instance, from the environment only; raises CredentialsMissing."""
-    env = os.environ if environ is None else environ
-    prefix = settings.env_prefix(instance.name)
-    oauth = env.get(prefix + "OAUTH_TOKEN", "").strip()
-    if oauth:
-        return Credentials(oauth_token=oauth)
-    token = env.get(prefix + "API_TOKEN", "").strip()
-    email = env.get(prefix + "EMAIL", "").strip()
-    if token and email:
-        return Credentials(email=email, api_token=token)
-    if token:
-        missing = prefix + "EMAIL"
-    elif email:
-        missing = prefix + "API_TOKEN"
-    else:
-        missing = f"{prefix}EMAIL and {prefix}API_TOKEN (or {prefix}OAUTH_TOKEN)"
-    raise CredentialsMissing(
-        f"Zendesk credentials for instance {instance.name!r} are missing: set {missing}"
-    )
-
-
-def credential_variables(instance: str, settings: Settings) -> str:
-    p = settings.env_prefix(instance)
-    return f"{p}EMAIL and {p}API_TOKEN (or {p}OAUTH_TOKEN)"
-
-
-class _Auth(requests.auth.AuthBase):
-    def __init__(self, credentials: Credentials) -> None:
-        self._c = credentials
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        c = self._c
-        if c.oauth_token:
-            r.headers["Authorization"] = f"Bearer {c.oauth_token}"
-        else:
-            requests.auth.HTTPBasicAuth(f"{c.email}/token", c.api_token or "")(r)
-        return r
-
-
-@dataclass(frozen=True, slots=True)
-class RunLimits:
-    """When a fetch must stop early: an event set from outside (a signal), a monotonic
-    deadline (the run's time budget), and what to say about the orgs left unchecked."""
-
-    stop: threading.Event | None = None
-    deadline: float | None = None
-    budget_minutes: float | None = None
-
-    def reason(self) -> str | None:
-        if self.stop is not None and self.stop.is_set():
-            return "not checked: the run was interrupted"
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            return f"not checked: the run's time budget of {self.budget_minutes:g} minutes ran out"
-        return None
 
 
 class ZendeskReader:
@@ -325,78 +258,45 @@ class ZendeskReader:
         done = progress or (lambda n: None)
         batches = deque(ids[i : i + SHOW_MANY_LIMIT] for i in range(0, len(ids), SHOW_MANY_LIMIT))
         follow: deque[tuple[str, Any]] = deque()
-        tasks: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
-        results: queue.SimpleQueue[tuple[str, Any, Any, BaseException | None]] = queue.SimpleQueue()
-        workers = [
-            threading.Thread(target=self._work, args=(tasks, results), daemon=True)
-            for _ in range(self.concurrency)
-        ]
-        for w in workers:
-            w.start()
-        window, in_flight, waiting = 2 * self.concurrency, 0, 0
+        window: Window[tuple[str, Any], Any] = Window(self.concurrency, self._task)
+        waiting = 0  # orgs of the batches opened, not yet settled
         try:
-            while batches or follow or in_flight:
-                while in_flight < window and (batches or follow):
+            while batches or follow or window.in_flight:
+                while window.in_flight < 2 * self.concurrency and (batches or follow):
                     # Finish orgs already started before opening another batch of 100.
                     if follow and (waiting >= SHOW_MANY_LIMIT or not batches):
-                        tasks.put(follow.popleft())
+                        window.put(follow.popleft())
                     else:
-                        batch = batches.popleft()
-                        waiting += len(batch)
-                        tasks.put(("batch", batch))
-                    in_flight += 1
-                try:
-                    kind, arg, value, error = results.get(timeout=0.1)
-                except queue.Empty:
-                    reason = limits.reason()
-                    if reason is not None:
-                        self._stop_early(out, ids, reason, done)
-                        return out
-                    continue
-                in_flight -= 1
-                if isinstance(error, CredentialsRefused):
-                    self.session.abort()
-                    raise error
-                for org_id, state in self._settle(kind, arg, value, error, follow):
-                    out[org_id] = state
-                    waiting -= 1
-                    done(1)
+                        waiting += len(batches[0])
+                        window.put(("batch", batches.popleft()))
+                finished = window.take(timeout=0.1)
+                if finished is not None:
+                    (kind, arg), value, error = finished
+                    if isinstance(error, CredentialsRefused):
+                        self.session.abort()
+                        raise error
+                    for org_id, state in self._settle(kind, arg, value, error, follow):
+                        out[org_id] = state
+                        waiting -= 1
+                        done(1)
                 reason = limits.reason()
                 if reason is not None:
-                    self._stop_early(out, ids, reason, done)
+                    self.session.abort()
+                    left = [i for i in ids if i not in out]
+                    out.update((i, FetchFailure(FetchState.UNKNOWN, reason)) for i in left)
+                    done(len(left))
                     return out
         finally:
-            for _ in workers:
-                tasks.put(None)
+            window.close()
         return out
 
-    def _stop_early(
-        self, out: dict[int, LiveOrg | FetchFailure], ids: list[int], reason: str,
-        done: Callable[[int], None],
-    ) -> None:  # fmt: skip
-        self.session.abort()
-        left = [i for i in ids if i not in out]
-        for org_id in left:
-            out[org_id] = FetchFailure(FetchState.UNKNOWN, reason)
-        done(len(left))
-
-    def _work(
-        self,
-        tasks: queue.SimpleQueue[tuple[str, Any] | None],
-        results: queue.SimpleQueue[tuple[str, Any, Any, BaseException | None]],
-    ) -> None:
-        while (task := tasks.get()) is not None:
-            kind, arg = task
-            try:
-                if kind == "batch":
-                    value: Any = self._show_many(arg)
-                elif kind == "show":
-                    value = self._show(arg)
-                else:
-                    value = self._users(arg[0])
-                results.put((kind, arg, value, None))
-            except BaseException as e:  # every failure is handed back as data
-                results.put((kind, arg, None, e))
+    def _task(self, task: tuple[str, Any]) -> Any:
+        kind, arg = task
+        if kind == "batch":
+            return self._show_many(arg)
+        if kind == "show":
+            return self._show(arg)
+        return self._users(arg[0])
 
     def _settle(
         self,

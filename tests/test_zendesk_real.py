@@ -16,8 +16,9 @@ import requests
 from checker import gitlab as gl
 from checker.drift import build_report, compare
 from checker.models import Contact, DriftKind, LiveContact, LiveOrg, OrgSpec, Suppression
+from checker.pacing import Pacer, rate_headers
 from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
-from checker.transport import Pacer, rate_headers, rebase
+from checker.transport import rebase
 from checker.zendesk import Credentials, ZendeskReader
 from tests.fakes.fault_proxy import FaultProxy, Recorder
 from tests.fakes.gitlab_server import DEFAULT_TOKEN, FakeGitLab
