@@ -10,6 +10,7 @@ not finish unknown and returns, so the command can write its partial report befo
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -42,10 +43,19 @@ def _handle(signum: int, frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Take over SIGINT and SIGTERM (main thread only)."""
+    """Take over SIGINT and SIGTERM (main thread only). Worker processes forked later (the
+    validator's) leave Ctrl-C to this process, which stops them."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _handle)
         signal.signal(signal.SIGTERM, _handle)
+        if not _state.get("fork_hook"):
+            os.register_at_fork(after_in_child=_child_defaults)
+            _state["fork_hook"] = 1
+
+
+def _child_defaults() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @contextlib.contextmanager

@@ -286,3 +286,25 @@ def test_settings_refuse_userinfo_in_an_instance_url(tmp_path: Path) -> None:
     found, problems = load_settings(cfg)
     assert found is None
     assert [(p.rule, p.line) for p in problems] == [("invalid-value", 4)], problems
+
+
+def test_the_fake_speaks_real_shapes(zd: FakeZendesk) -> None:
+    """The real-shapes mode itself: canonical-host links, a next link on the last page, a prev
+    link on the first, null emails, roles, suspension, ``key: null`` fields, text/plain 429s."""
+    auth = (f"{EMAIL}/token", TOKEN)
+    page = requests.get(
+        zd.url + "/api/v2/organizations/1/users.json", params={"page[size]": "100"}, auth=auth,
+        timeout=10,
+    ).json()  # fmt: skip
+    assert page["meta"]["has_more"] is False
+    assert page["links"]["next"].startswith("https://acme.zendesk.example/api/v2/organizations/1/")
+    assert page["links"]["prev"] is not None
+    users = {u["id"]: u for u in page["users"]}
+    assert users[13]["email"] is None and users[14]["suspended"] is True
+    assert users[11]["role"] == "agent"
+    org = requests.get(zd.url + "/api/v2/organizations/1.json", auth=auth, timeout=10).json()
+    assert org["organization"]["organization_fields"]["cmp_id"] is None
+    zd.add_fault(kind="429", retry_after=93)
+    limited = requests.get(zd.url + "/api/v2/organizations/1.json", auth=auth, timeout=10)
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "93"
+    assert limited.headers["Content-Type"].startswith("text/plain")
