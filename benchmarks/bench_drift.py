@@ -176,13 +176,19 @@ def unpaced(sizes: list[int], contacts: int) -> None:
                 raise SystemExit(f"checker drift exited {code}")
             report = json.loads((work / "report.json").read_text())
             requests = report["zendesk_requests"]
-            fetch = (d_cpu - v_cpu) / orgs * 1000
+            probe = subprocess.run(
+                [sys.executable, str(Path(__file__).parent / "_fetch_cpu.py")],
+                cwd=work, env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            inner = json.loads(probe.stdout.strip().splitlines()[-1])
+            fetch = inner["cpu"] / orgs * 1000
             per_org[orgs] = fetch
             print(
-                f"{orgs:>6} orgs: drift {d_cpu:6.1f} s CPU ({d_wall:5.1f} s wall, {requests} "
-                f"requests, {requests / orgs:.3f} per org); validate alone {v_cpu:5.1f} s CPU; "
-                f"reading + comparing {fetch:.2f} ms CPU per org "
-                f"({(d_cpu - v_cpu) / requests * 1000:.2f} ms per request)"
+                f"{orgs:>6} orgs: checker drift {d_cpu:6.1f} s CPU ({d_wall:5.1f} s wall, "
+                f"{requests} requests, {requests / orgs:.3f} per org), checker validate alone "
+                f"{v_cpu:5.1f} s CPU; reading Zendesk + comparing, in-process: "
+                f"{inner['cpu']:.1f} s CPU = {fetch:.2f} ms per org "
+                f"({inner['cpu'] / inner['requests'] * 1000:.2f} ms per request)"
             )
         finally:
             if server is not None:
