@@ -39,7 +39,7 @@ from checker.zendesk_auth import (
     Credentials,
     CredentialsMissing,
     ZendeskError,
-    _Auth,
+    TokenAuth,
     credential_variables,
     credentials_from_env,
 )
@@ -109,7 +109,7 @@ class ZendeskReader:
             timeout, max_retries=retry, pool_connections=2, pool_maxsize=concurrency + 2
         )
         self.session = GuardedSession(self.url, self.pacer, self._counter, adapter)
-        self.session.auth = _Auth(credentials)
+        self.session.auth = TokenAuth(credentials)
         self.session.headers["Accept"] = "application/json"
         self._answered = False  # some request was answered 200 (a later 403 is not the token's)
 

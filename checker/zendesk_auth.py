@@ -58,7 +58,7 @@ def credential_variables(instance: str, settings: Settings) -> str:
     return f"{p}EMAIL and {p}API_TOKEN (or {p}OAUTH_TOKEN)"
 
 
-class _Auth(requests.auth.AuthBase):
+class TokenAuth(requests.auth.AuthBase):
     def __init__(self, credentials: Credentials) -> None:
         self._c = credentials
 
