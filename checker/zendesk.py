@@ -38,8 +38,8 @@ from checker.window import Window
 from checker.zendesk_auth import (
     Credentials,
     CredentialsMissing,
-    ZendeskError,
     TokenAuth,
+    ZendeskError,
     credential_variables,
     credentials_from_env,
 )
