@@ -96,6 +96,12 @@ def render(report: DriftReport, *, show_in_sync: bool = True) -> str:
     if infos:
         out += "\nInformation (not drift):\n"
         for org, info in infos:
+            if info.expected is None:  # something Zendesk has that the file does not manage
+                out += (
+                    f"  {cell(org.name, 30)} ({org.org_id}): {info.field}: "
+                    f"{cell(info.actual)}: {cell(info.message, 100)}\n"
+                )
+                continue
             out += (
                 f"  {cell(org.name, 30)} ({org.org_id}): {info.field}: file says "
                 f"{cell(info.expected)}, Zendesk says {cell(info.actual)}\n"
