@@ -27,6 +27,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import ProxyManager
 
 from checker.pacing import Counter, Pacer
 
@@ -177,6 +178,13 @@ class DeadlineAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = _pool_classes(
             self.deadline, self._active, self._lock
         )
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # Through an HTTP(S) proxy (HTTPS_PROXY in CI) too; SOCKS keeps its own connections.
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager) and not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _pool_classes(self.deadline, self._active, self._lock)
+        return manager
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # The socket timeout never outlasts the deadline (the watchdog handles trickles).

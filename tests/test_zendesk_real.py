@@ -308,3 +308,19 @@ def test_the_fake_speaks_real_shapes(zd: FakeZendesk) -> None:
     limited = requests.get(zd.url + "/api/v2/organizations/1.json", auth=auth, timeout=10)
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "93"
     assert limited.headers["Content-Type"].startswith("text/plain")
+
+
+def test_the_deadline_holds_through_an_http_proxy(zd: FakeZendesk) -> None:
+    """HTTPS_PROXY-style forwarding (the fault proxy also forwards absolute-form requests): the
+    first, trickled answer is cut off at the deadline and the retry reads the org."""
+
+    def trickle_first(name: str, attempt: int) -> tuple[str, int] | None:
+        return ("trickle", 0) if name == "users:1:p1" and attempt == 0 else None
+
+    with Recorder() as foreign, FaultProxy(zd.url, trickle_first, foreign=foreign.url) as proxy:
+        with reader(zd, timeout=0.3) as r:
+            r.session.proxies = {"http": proxy.url}
+            r.session.trust_env = False
+            org = r.fetch([1])[1]
+        assert isinstance(org, LiveOrg) and len(org.contacts) == 5
+        assert proxy.attempts["users:1:p1"] == 2
