@@ -324,3 +324,14 @@ def test_the_deadline_holds_through_an_http_proxy(zd: FakeZendesk) -> None:
             org = r.fetch([1])[1]
         assert isinstance(org, LiveOrg) and len(org.contacts) == 5
         assert proxy.attempts["users:1:p1"] == 2
+
+
+def test_a_suspended_contact_becomes_a_support_ops_request() -> None:
+    from checker.render.tracker import support_request
+
+    sus = LiveContact("ana@org1.example", "Ana", 10, suspended=True)
+    drift = compare(spec((Contact("ana@org1.example", "Ana"),)), live(sus), settings(), TODAY)
+    request = support_request(drift, "https://support.zendesk.example/agent/organizations/1")
+    assert request is not None
+    assert "This user is suspended and should be unsuspended" in request
+    assert "ana@org1.example" in request
