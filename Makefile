@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The bundled snapshot's date, so the demo's suppressions read the same on any day.
 DEMO_DATE := 2026-11-20
 
-.PHONY: venv demo test lint format bench bench-validate bench-drift bench-reconcile pipeline package clean
+.PHONY: venv demo test lint format bench bench-validate bench-drift bench-drift-cpu bench-reconcile pipeline package clean
 
 venv: $(STAMP)
 
@@ -37,13 +37,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-validate bench-drift bench-reconcile
+bench: bench-validate bench-drift bench-drift-cpu bench-reconcile
 
 bench-validate: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py
 
 bench-drift: $(STAMP)
 	$(BIN)/python benchmarks/bench_drift.py
+
+bench-drift-cpu: $(STAMP)
+	$(BIN)/python benchmarks/bench_drift.py --unpaced
 
 bench-reconcile: $(STAMP)
 	$(BIN)/python benchmarks/bench_reconcile.py

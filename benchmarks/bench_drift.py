@@ -7,6 +7,11 @@ zenpy calls, 429s received and peak memory. Not a test: it asserts nothing about
 
     .venv/bin/python benchmarks/bench_drift.py [--orgs 1000] [--contacts 10] [--latency 0.05]
         [--rate-limit 3000] [--baseline-orgs 1000]
+
+With ``--unpaced`` it measures CPU instead: drift at 1,000 and 10,000 orgs (``--sizes``) with
+no latency and no effective rate limit, the checker's CPU time (user + system, its worker
+processes included) per org, for ``checker drift`` and for ``checker validate`` of the same
+files; their difference is the CPU of reading Zendesk and comparing, per org.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -131,6 +137,71 @@ def baseline(port: int, ids: list[int]) -> tuple[float, int]:
     return elapsed, requests
 
 
+def _cpu_of(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
+    """(CPU seconds of the command and its children, wall seconds, exit code)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall, proc.returncode
+
+
+def unpaced(sizes: list[int], contacts: int) -> None:
+    """CPU per org of drift at several fleet sizes, no pacing: is it constant?"""
+    per_org: dict[int, float] = {}
+    for orgs in sizes:
+        work = Path(tempfile.mkdtemp(prefix="bench-drift-cpu-"))
+        server = None
+        try:
+            cfg = work / "config"
+            cfg.mkdir()
+            (cfg / "checker.yaml").write_text(SETTINGS)
+            generate(cfg / "orgs", orgs, contacts)
+            state = work / "state.json"
+            state.write_text(json.dumps(zendesk_state(orgs, contacts)))
+            server, port = start_server(work, state, 1_000_000, 0.0)
+            env = {
+                **os.environ,
+                "ZENDESK_URL": f"http://127.0.0.1:{port}",
+                "ZENDESK_EMAIL": EMAIL,
+                "ZENDESK_API_TOKEN": TOKEN,
+            }
+            checker = str(BIN / "checker")
+            v_cpu, _, _ = _cpu_of([checker, "validate"], work, env)
+            cmd = [checker, "drift", "--format", "json", "--output", "report.json"]
+            d_cpu, d_wall, code = _cpu_of(cmd, work, env)
+            if code not in (0, 3):
+                raise SystemExit(f"checker drift exited {code}")
+            report = json.loads((work / "report.json").read_text())
+            requests = report["zendesk_requests"]
+            probe = subprocess.run(
+                [sys.executable, str(Path(__file__).parent / "_fetch_cpu.py")],
+                cwd=work, env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            inner = json.loads(probe.stdout.strip().splitlines()[-1])
+            fetch = inner["cpu"] / orgs * 1000
+            per_org[orgs] = fetch
+            print(
+                f"{orgs:>6} orgs: checker drift {d_cpu:6.1f} s CPU ({d_wall:5.1f} s wall, "
+                f"{requests} requests, {requests / orgs:.3f} per org), checker validate alone "
+                f"{v_cpu:5.1f} s CPU; reading Zendesk + comparing, in-process: "
+                f"{inner['cpu']:.1f} s CPU = {fetch:.2f} ms per org "
+                f"({inner['cpu'] / inner['requests'] * 1000:.2f} ms per request)"
+            )
+        finally:
+            if server is not None:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
+            shutil.rmtree(work, ignore_errors=True)
+    small, large = min(per_org), max(per_org)
+    print(
+        f"CPU per org at {large} / at {small}: {per_org[large] / per_org[small]:.2f}x "
+        "(target <= 1.3x)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,7 +211,12 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--rate-limit", type=int, default=3000)
     ap.add_argument("--baseline-orgs", type=int, default=1000, help="0 skips the baseline")
+    ap.add_argument("--unpaced", action="store_true", help="measure CPU per org instead")
+    ap.add_argument("--sizes", default="1000,10000", help="fleet sizes for --unpaced")
     args = ap.parse_args()
+    if args.unpaced:
+        unpaced([int(n) for n in args.sizes.split(",")], args.contacts)
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-drift-"))
     server = None
     try:

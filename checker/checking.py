@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import threading
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +22,10 @@ from checker.snapshot import LiveState
 from checker.zendesk import (
     Credentials,
     CredentialsMissing,
+    CredentialsRefused,
+    RunLimits,
     ZendeskReader,
+    credential_variables,
     credentials_from_env,
 )
 
@@ -137,9 +142,11 @@ def fetch_live(
     *,
     share: float,
     progress: Callable[[int], None] | None = None,
+    limits: RunLimits | None = None,
 ) -> tuple[LiveState, int, int]:
     """Live state of every spec's org, one instance after the other; the requests made and the
-    429s received."""
+    429s received. ``limits`` stop the fetch early (a signal, the time budget): the orgs not
+    finished are unknown. Raises CredentialsRefused when an instance refuses the credentials."""
     by_instance: dict[str, list[int]] = defaultdict(list)
     for s in specs:
         by_instance[s.instance].append(s.org_id)
@@ -152,13 +159,30 @@ def fetch_live(
             share=share,
             concurrency=settings.max_concurrency,
             timeout=settings.request_timeout,
+            retries=settings.retries,
+            backoff=settings.retry_backoff,
+            max_user_pages=settings.max_user_pages,
         ) as reader:
-            found: Mapping[int, LiveOrg | FetchFailure] = reader.fetch(ids, progress)
+            try:
+                found: Mapping[int, LiveOrg | FetchFailure] = reader.fetch(ids, progress, limits)
+            except CredentialsRefused as e:
+                raise CredentialsRefused(
+                    f"{e}; check {credential_variables(name, settings)}"
+                ) from None
             requests += reader.requests_made
             rate_limited += reader.pacer.rate_limited
         for org_id, value in found.items():
             state[(name, org_id)] = value
     return state, requests, rate_limited
+
+
+def run_limits(
+    settings: Settings, max_minutes: float | None, stop: threading.Event | None
+) -> RunLimits:
+    """The run's limits: ``--max-minutes`` (or the settings' ``max_run_minutes``) from now."""
+    minutes = max_minutes if max_minutes is not None else settings.max_run_minutes
+    deadline = time.monotonic() + minutes * 60 if minutes is not None else None
+    return RunLimits(stop=stop, deadline=deadline, budget_minutes=minutes)
 
 
 def run_drift(
@@ -171,6 +195,7 @@ def run_drift(
     snapshot: LiveState | None = None,
     credentials: Mapping[str, Credentials] | None = None,
     progress: Callable[[int], None] | None = None,
+    limits: RunLimits | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     state_out: dict[tuple[str, int], LiveOrg | FetchFailure] | None = None,
 ) -> DriftReport:
@@ -185,7 +210,7 @@ def run_drift(
         # Shards run at the same time against the same account: each takes its part of the share.
         share = settings.rate_limit_share / (shard.total if shard else 1)
         state, requests, rate_limited = fetch_live(
-            specs, settings, credentials or {}, share=share, progress=progress
+            specs, settings, credentials or {}, share=share, progress=progress, limits=limits
         )
         source = "live"
     if state_out is not None:

@@ -1,9 +1,9 @@
 """The command line: arguments → settings → the core → an exit code. The only place that exits.
 
 Exit codes (the whole CLI keeps to them):
-0 valid / all in sync · 1 invalid input · 2 usage error (also a missing credential) ·
+0 valid / all in sync · 1 invalid input · 2 usage error (also a missing or refused credential) ·
 3 drift or missing orgs found · 4 some org could not be checked (takes precedence over 3) ·
-5 internal error (a bug: please report it).
+5 internal error (a bug: please report it) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from checker import preview
+from checker import interrupt, preview
 from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgStatus
 from checker.orgfile import check_org_file
 from checker.render import drift_markdown, drift_text
@@ -40,6 +40,8 @@ EXIT_USAGE = 2
 EXIT_DRIFT = 3
 EXIT_UNKNOWN = 4
 EXIT_INTERNAL = 5
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,6 +96,15 @@ def config_dir_option(func: F) -> F:
         default=Path("config"),
         show_default=True,
         help="Folder holding checker.yaml and orgs/.",
+    )(func)
+
+
+def max_minutes_option(func: F) -> F:
+    return click.option(
+        "--max-minutes",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Budget of the run: past it the orgs not yet read are unknown and the report is "
+        "written [default: max_run_minutes in checker.yaml, 50].",
     )(func)
 
 
@@ -312,6 +323,7 @@ def _drift_exit(report: DriftReport) -> int:
     is_flag=True,
     help="Text format: list in-sync orgs too (by default they are only counted).",
 )
+@max_minutes_option
 def drift_cmd(
     config_dir: Path,
     org_ids: tuple[int, ...],
@@ -321,6 +333,7 @@ def drift_cmd(
     fmt: str,
     output: Path | None,
     show_all: bool,
+    max_minutes: float | None,
 ) -> None:
     """Compare the org files with live Zendesk (or a snapshot) and report every difference.
 
@@ -334,9 +347,10 @@ def drift_cmd(
         changed_org_files,
         check_credentials,
         run_drift,
+        run_limits,
         select,
     )
-    from checker.zendesk import CredentialsMissing
+    from checker.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
     try:
@@ -367,17 +381,21 @@ def drift_cmd(
     progress = Progress(len(specs) if snapshot is None else 0, "checking Zendesk")
     state: dict[tuple[str, int], LiveOrg | FetchFailure] = {}
     try:
-        report = run_drift(
-            specs,
-            settings,
-            today=_today(),
-            scope=scope,
-            shard=parsed_shard,
-            snapshot=live,
-            credentials=credentials,
-            progress=progress,
-            state_out=state,
-        )
+        with interrupt.cooperative() as stop:
+            report = run_drift(
+                specs,
+                settings,
+                today=_today(),
+                scope=scope,
+                shard=parsed_shard,
+                snapshot=live,
+                credentials=credentials,
+                progress=progress,
+                state_out=state,
+                limits=run_limits(settings, max_minutes, stop),
+            )
+    except CredentialsRefused as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
     finally:
         progress.close()
     if fmt == "json":
@@ -396,8 +414,9 @@ def drift_cmd(
     if output is not None:
         _write(output, text)
         click.echo(drift_text.summary_line(report), err=True)
-    else:
+    elif not interrupt.STOP.is_set():
         click.echo(text, nl=False)
+    interrupt.check()  # interrupted: the partial report is written, the exit code says so
     raise Exit(_drift_exit(report))
 
 
@@ -414,14 +433,23 @@ def drift_cmd(
     help="The snapshot file to write (it holds contact data: personal data).",
 )
 @click.option("--org", "org_ids", type=int, multiple=True, help="Only this org id (repeatable).")
-def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> None:
+@max_minutes_option
+def snapshot_cmd(
+    config_dir: Path, output: Path, org_ids: tuple[int, ...], max_minutes: float | None
+) -> None:
     """Write the live Zendesk state of every declared org to a JSON snapshot.
 
     The snapshot holds contact data (personal data): keep it out of public places.
     Exit 0 when every org was read, 4 when some could not be, 2 for missing credentials.
     """
-    from checker.checking import SelectionError, check_credentials, fetch_live, select
-    from checker.zendesk import CredentialsMissing
+    from checker.checking import (
+        SelectionError,
+        check_credentials,
+        fetch_live,
+        run_limits,
+        select,
+    )
+    from checker.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
     try:
@@ -433,9 +461,17 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
         raise _fail(EXIT_USAGE, str(e)) from None
     progress = Progress(len(specs), "reading Zendesk")
     try:
-        state, requests, _ = fetch_live(
-            specs, settings, credentials, share=settings.rate_limit_share, progress=progress
-        )
+        with interrupt.cooperative() as stop:
+            state, requests, _ = fetch_live(
+                specs,
+                settings,
+                credentials,
+                share=settings.rate_limit_share,
+                progress=progress,
+                limits=run_limits(settings, max_minutes, stop),
+            )
+    except CredentialsRefused as e:
+        raise _fail(EXIT_USAGE, str(e)) from None
     finally:
         progress.close()
     taken = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -449,6 +485,7 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
     unknown = [
         k for k, v in state.items() if isinstance(v, FetchFailure) and v.state.value == "unknown"
     ]
+    interrupt.check()
     raise Exit(EXIT_UNKNOWN if unknown else EXIT_OK)
 
 
@@ -459,7 +496,7 @@ def snapshot_cmd(config_dir: Path, output: Path, org_ids: tuple[int, ...]) -> No
 )
 @config_dir_option
 @click.option("--org", "org_ids", type=int, multiple=True, help="Import this org id (repeatable).")
-@click.option("--search", "query", help="Import the orgs a Zendesk search finds (at most 1,000).")
+@click.option("--search", "query", help="Import every org a Zendesk search finds.")
 @click.option(
     "--with-collaboration-project",
     is_flag=True,
@@ -490,8 +527,10 @@ def import_cmd(
     from checker import importer
     from checker.zendesk import (
         CredentialsMissing,
+        CredentialsRefused,
         ZendeskError,
         ZendeskReader,
+        credential_variables,
         credentials_from_env,
     )
 
@@ -513,27 +552,31 @@ def import_cmd(
         share=settings.rate_limit_share,
         concurrency=settings.max_concurrency,
         timeout=settings.request_timeout,
+        retries=settings.retries,
+        backoff=settings.retry_backoff,
+        max_user_pages=settings.max_user_pages,
     ) as reader:
         ids = list(org_ids)
-        if not ids:
-            try:
+        try:
+            if not ids:
+                # --search reads every match (export search pages by cursor, without the
+                # 1,000-result cap of plain search) or fails: never a silently short list.
                 ids = reader.list_org_ids(
                     query=query,
                     with_field=inst.field_key("collaboration_project_id")
                     if with_collaboration_project
                     else None,
                 )
-            except ZendeskError as e:
-                raise _fail(EXIT_UNKNOWN, str(e)) from None
-            if query is not None and len(ids) >= 1000:
+            todo = [i for i in ids if i not in declared]
+            for org_id in sorted(set(ids) - set(todo)):
                 click.echo(
-                    "checker: warning: Zendesk search stops at 1,000 results; narrow the query",
-                    err=True,
+                    f"org {org_id}: already declared in {declared[org_id]}; skipped", err=True
                 )
-        todo = [i for i in ids if i not in declared]
-        for org_id in sorted(set(ids) - set(todo)):
-            click.echo(f"org {org_id}: already declared in {declared[org_id]}; skipped", err=True)
-        live = reader.fetch(todo)
+            live = reader.fetch(todo)
+        except CredentialsRefused as e:
+            raise _fail(EXIT_USAGE, f"{e}; check {credential_variables(name, settings)}") from None
+        except ZendeskError as e:
+            raise _fail(EXIT_UNKNOWN, f"nothing was imported: {e}") from None
     code = EXIT_OK
     written: set[Path] = set()
     for org_id in sorted(live):
@@ -555,7 +598,7 @@ def import_cmd(
             code = max(code, EXIT_INVALID)
             continue
         written.add(path)
-        text = importer.render(importer.org_document(value, settings))
+        text = importer.render(importer.org_document(value, settings, _today()))
         _write(path, text)
         problems = [
             f
@@ -605,9 +648,9 @@ def reconcile_cmd(
     --report.
     """
     from checker import reconcile
-    from checker.checking import check_credentials, run_drift
+    from checker.checking import check_credentials, run_drift, run_limits
     from checker.gitlab import GitLabAuthError, GitLabError
-    from checker.zendesk import CredentialsMissing
+    from checker.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
     missing = [f"set {', '.join(m)}" for m in [_missing_gitlab(os.environ)] if m]
@@ -634,19 +677,24 @@ def reconcile_cmd(
             raise _fail(EXIT_USAGE, str(e)) from None
         progress = Progress(len(validation.specs), "checking Zendesk")
         try:
-            loaded = [
-                run_drift(
-                    validation.specs,
-                    settings,
-                    today=_today(),
-                    scope="full",
-                    shard=None,
-                    credentials=credentials,
-                    progress=progress,
-                )
-            ]
+            with interrupt.cooperative() as stop:
+                loaded = [
+                    run_drift(
+                        validation.specs,
+                        settings,
+                        today=_today(),
+                        scope="full",
+                        shard=None,
+                        credentials=credentials,
+                        progress=progress,
+                        limits=run_limits(settings, None, stop),
+                    )
+                ]
+        except CredentialsRefused as e:
+            raise _fail(EXIT_USAGE, str(e)) from None
         finally:
             progress.close()
+        interrupt.check()  # never act on GitLab after an interrupted check
     stale = [r for r in loaded if r.source != "live"]
     if stale and not dry_run:
         raise _fail(
@@ -863,10 +911,15 @@ def retire_cmd(config_dir: Path, dry_run: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and exit with its code; never a traceback for expected failures."""
+    interrupt.install()
     try:
         cli.main(args=argv, prog_name="checker", standalone_mode=False)
     except Exit as e:
         sys.exit(e.code)
+    except interrupt.Interrupted as e:
+        name = "SIGTERM" if e.exit_code == EXIT_SIGTERM else "Ctrl-C"
+        click.echo(f"checker: interrupted ({name}); stopped", err=True)
+        sys.exit(e.exit_code)
     except click.exceptions.Abort:
         click.echo("checker: aborted", err=True)
         sys.exit(EXIT_USAGE)
@@ -875,7 +928,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("checker: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
     except Exception as e:  # a bug: one line, the traceback only on request
         if os.environ.get("CHECKER_DEBUG"):
             raise

@@ -240,15 +240,15 @@ def compare(
                     t,
                     e,
                 )
+    info: list[InfoItem] = []
     if spec.support_contacts is not UNMANAGED:
-        _compare_contacts(c, spec, live)
+        info.extend(_compare_contacts(c, spec, live))
     for field in ("notes", "details"):
         declared = getattr(spec, field)
         if declared is not UNMANAGED:
             _compare_scalar(
                 c, field, truth(field), norm_text(declared), norm_text(getattr(live, field))
             )
-    info: list[InfoItem] = []
     if norm_name(spec.name) != norm_name(live.name):
         info.append(
             InfoItem(
@@ -268,9 +268,17 @@ def compare(
     )
 
 
-def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
+def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> list[InfoItem]:
+    """Declared contacts against the org's members. Only members whose role counts as a contact
+    (``contact_roles``: end-users by default) can be unexpected; staff are information. A
+    declared email is found whatever the member's role: the file chose to list them."""
     declared = {norm_email(x.email): x for x in spec.support_contacts or ()}  # type: ignore[union-attr]
-    present = {norm_email(x.email): x for x in live.contacts if x.email}
+    roles = set(c.settings.contact_roles)
+    present = {
+        norm_email(x.email): x
+        for x in live.contacts
+        if x.email and (x.role in roles or norm_email(x.email) in declared)
+    }
     truth = c.settings.truth
     for email, contact in declared.items():
         if email not in present:
@@ -283,6 +291,11 @@ def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
                 email,
             )
             continue
+        if present[email].suspended:
+            # Associated but unable to open tickets: support ops must reactivate the user.
+            c.add(
+                "support_contacts", DriftKind.CONTACT_SUSPENDED, email, "suspended", "repo", email
+            )
         want, have = norm_name(contact.name), norm_name(present[email].name)
         if want is not None and want != have:
             c.add(
@@ -293,6 +306,17 @@ def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
                 truth("support_contacts_name"),
                 email,
             )
+    info = [
+        InfoItem(
+            "support_contacts",
+            None,
+            norm_email(x.email) if x.email.strip() else f"user:{x.user_id}",
+            f"a staff member ({x.role}) of the org in Zendesk, not a support contact "
+            "(information only)",
+        )
+        for x in live.contacts
+        if x.role not in roles and norm_email(x.email) not in declared
+    ]
     if c.settings.unlisted_contacts_are_drift:
         for email in sorted(present):
             if email not in declared:
@@ -305,9 +329,10 @@ def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
                     email,
                 )
         # A member without an email (created from a phone call, say) cannot be listed in a
-        # file, so it cannot be adopted either: Zendesk needs the change.
+        # file, so it cannot be adopted either: Zendesk needs the change, or an ignore entry
+        # ``value: user:<id>`` accepts it (import writes one).
         for contact in live.contacts:
-            if not contact.email.strip():
+            if not contact.email.strip() and contact.role in roles:
                 user = f"user:{contact.user_id}" if contact.user_id is not None else "user:?"
                 c.add(
                     "support_contacts",
@@ -317,6 +342,7 @@ def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
                     "repo",
                     user,
                 )
+    return info
 
 
 def _apply_suppressions(

@@ -21,6 +21,8 @@ import gitlab
 import gitlab.exceptions as gle
 import requests
 
+from checker.transport import DeadlineAdapter
+
 __all__ = [
     "FileChange",
     "GitLabAuthError",
@@ -285,6 +287,10 @@ def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:
         # GitLab behind a proxy may name another host in its Link headers: keep ours.
         keep_base_url=True,
     )
+    # The timeout bounds each whole request (connect, send, answer), not each socket read.
+    deadline = DeadlineAdapter(timeout)
+    client.session.mount("https://", deadline)
+    client.session.mount("http://", deadline)
     return GitLabProject(client, config.project, secret=config.token)
 
 

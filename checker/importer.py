@@ -8,6 +8,7 @@ names anything a person must fix (more contacts than allowed, say).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -19,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from checker.drift import emails_of, norm_id, norm_text
-from checker.models import LiveOrg
+from checker.models import LiveContact, LiveOrg
 from checker.settings import Settings
 
 HEADER = "# yaml-language-server: $schema=../../schemas/org.schema.json\n"
@@ -47,7 +48,7 @@ def _text(value: str | None) -> str | LiteralScalarString | None:
     return LiteralScalarString(text + "\n") if "\n" in text else text
 
 
-def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
+def org_document(live: LiveOrg, settings: Settings, today: dt.date) -> CommentedMap:
     """The org file's content for a live org: every managed value as Zendesk holds it."""
     instance = settings.instance(live.instance)
     doc = CommentedMap()
@@ -77,8 +78,10 @@ def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
             cmp_["developers"] = CommentedSeq(devs)
         doc["contact_management_project"] = cmp_
     contacts = CommentedSeq()
-    for c in sorted(live.contacts, key=lambda c: c.email.lower()):
-        if not c.email:
+    roles = set(settings.contact_roles)
+    members = [c for c in live.contacts if c.role in roles]  # staff are never contacts
+    for c in sorted(members, key=lambda c: c.email.lower()):
+        if not c.email.strip():
             continue
         entry = CommentedMap()
         if c.name:
@@ -96,7 +99,37 @@ def org_document(live: LiveOrg, settings: Settings) -> CommentedMap:
     # without one is a choice (such orgs are listed under "no CSM" on the dashboard).
     after = list(doc)[list(doc).index("zendesk") + 1]
     doc.yaml_set_comment_before_after_key(after, before=CSM_LINE)
+    ignore = _ignore_entries(members, today)
+    if ignore:
+        doc["ignore"] = ignore
     return doc
+
+
+def _ignore_entries(members: list[LiveContact], today: dt.date) -> CommentedSeq:
+    """So that the file is in sync right after import, each member the file cannot simply list
+    gets an ignore entry for a year: one without an email (it cannot be listed; the entry names
+    the Zendesk user, ``user:<id>``), and a suspended one (listed, but it cannot open tickets)."""
+    if (today.month, today.day) == (2, 29):
+        until = today + dt.timedelta(days=365)
+    else:
+        until = today.replace(year=today.year + 1)
+    entries = CommentedSeq()
+    for c in sorted(members, key=lambda c: c.user_id or 0):
+        if c.email.strip():
+            if not c.suspended:
+                continue
+            value, why = c.email.strip().lower(), "suspended in Zendesk"
+        elif c.user_id is not None:
+            value, why = f"user:{c.user_id}", "a Zendesk member without an email"
+        else:
+            continue
+        entry = CommentedMap()
+        entry["field"] = "support_contacts"
+        entry["value"] = value
+        entry["reason"] = f"{why} when imported (written by checker import)"
+        entry["until"] = dt.date.fromordinal(until.toordinal())  # one object each: no anchors
+        entries.append(entry)
+    return entries
 
 
 def render(doc: CommentedMap) -> str:

@@ -104,9 +104,14 @@ class OrgSpec:
 
 @dataclass(frozen=True, slots=True)
 class LiveContact:
+    """A user of the org in Zendesk: a support contact only when its role is one the settings
+    count as contacts (``end-user`` by default); agents and admins are staff."""
+
     email: str
     name: str | None
     user_id: int | None = None
+    role: str = "end-user"
+    suspended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,8 @@ class DriftKind(enum.StrEnum):
     MISSING_IN_ZENDESK = "missing_in_zendesk"
     UNEXPECTED_IN_ZENDESK = "unexpected_in_zendesk"
     CONTACT_NAME_DIFFERS = "contact_name_differs"
+    #: a declared contact whose Zendesk user is suspended: it cannot open tickets
+    CONTACT_SUSPENDED = "contact_suspended"
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ _KIND_CODE = {
     DriftKind.MISSING_IN_ZENDESK: "m",
     DriftKind.UNEXPECTED_IN_ZENDESK: "u",
     DriftKind.CONTACT_NAME_DIFFERS: "n",
+    DriftKind.CONTACT_SUSPENDED: "s",
 }
 
 

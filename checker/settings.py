@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from checker.models import Finding, Truth
 from checker.schema import SETTINGS_SCHEMA, checked_view
@@ -31,6 +32,14 @@ DEFAULT_TRUTH: dict[str, Truth] = {
     "support_contacts_unexpected_in_zendesk": "zendesk",
     "support_contacts_name": "zendesk",
 }
+
+
+def without_userinfo(url: str) -> str:
+    """The URL as it may be shown anywhere: a ``user:password@`` part is dropped."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,18 @@ class Settings:
     contact_limit_with_cmp: int = 50
     gitlab: GitLabSettings = GitLabSettings()
     support_request: RequestForm = RequestForm()
+    #: Zendesk user roles that count as support contacts; other members are staff
+    contact_roles: tuple[str, ...] = ("end-user",)
+    #: the whole run's budget; past it the remaining orgs are unknown and the report is written
+    max_run_minutes: float | None = 50.0
+    retries: int = 4
+    retry_backoff: float = 0.5
+
+    @property
+    def max_user_pages(self) -> int:
+        """Pages of an org's users a listing may take: the contact limits with headroom (four
+        times the larger limit, at least ten pages of 100)."""
+        return max(10, -(-4 * max(self.contact_limit, self.contact_limit_with_cmp) // 100) + 1)
 
     @property
     def orgs_dir(self) -> Path:
@@ -109,6 +130,7 @@ class Settings:
         for name, inst in self.instances.items():
             url = env.get(self.env_prefix(name) + "URL", "").strip()
             if url:
+                url = without_userinfo(url)
                 instances[name] = Instance(
                     inst.name, url.rstrip("/"), inst.fields, inst.rate_limit_per_minute
                 )
@@ -202,6 +224,10 @@ def load_settings(config_dir: Path) -> tuple[Settings | None, list[Finding]]:
             dashboard_title=str(gl.get("dashboard_title", "Zendesk drift dashboard")),
             repository_url=gl.get("repository_url"),
         ),
+        contact_roles=tuple(data.get("contact_roles", ["end-user"])),
+        max_run_minutes=data.get("max_run_minutes", 50),
+        retries=int(data.get("retries", 4)),
+        retry_backoff=float(data.get("retry_backoff_seconds", 0.5)),
     )
     form, form_findings = _request_form(config_dir, data.get("support_request", {}))
     if form_findings:

@@ -42,12 +42,20 @@ def to_dict(
                 "notes": value.notes,
                 "details": value.details,
                 "organization_fields": dict(value.fields),
-                "contacts": [
-                    {"email": c.email, "name": c.name, "user_id": c.user_id} for c in value.contacts
-                ],
+                "contacts": [_contact(c) for c in value.contacts],
             }
         )
     return {"schema_version": SNAPSHOT_VERSION, "taken_at": taken_at, "orgs": orgs}
+
+
+def _contact(c: LiveContact) -> dict[str, Any]:
+    out: dict[str, Any] = {"email": c.email, "name": c.name, "user_id": c.user_id}
+    # Written only when they differ from a contact's defaults, so older snapshots read the same.
+    if c.role != "end-user":
+        out["role"] = c.role
+    if c.suspended:
+        out["suspended"] = True
+    return out
 
 
 def to_json(state: Mapping[tuple[str, int], LiveOrg | FetchFailure], taken_at: str) -> str:
@@ -84,7 +92,13 @@ def from_json(text: str) -> LiveState:
             details=o.get("details"),
             fields=tuple(sorted(o.get("organization_fields", {}).items())),
             contacts=tuple(
-                LiveContact(email=c["email"], name=c.get("name"), user_id=c.get("user_id"))
+                LiveContact(
+                    email=c["email"],
+                    name=c.get("name"),
+                    user_id=c.get("user_id"),
+                    role=c.get("role", "end-user"),
+                    suspended=c.get("suspended", False),
+                )
                 for c in o.get("contacts", [])
             ),
         )

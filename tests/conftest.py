@@ -27,12 +27,19 @@ def config_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def servers() -> Iterator[tuple[FakeZendesk, FakeZendesk]]:
+    """The bundled example served by two loopback Zendesks in real Zendesk's shapes
+    (canonical-host links, ``has_more: false`` with a next link, text/plain 429s), each org
+    with an agent among its users as real orgs have."""
     with (
-        FakeZendesk(email=EMAIL, token=TOKEN, rate_limit=100_000) as main,
-        FakeZendesk(oauth_token=GOV_TOKEN, rate_limit=100_000) as gov,
+        FakeZendesk(email=EMAIL, token=TOKEN, rate_limit=100_000, real_shapes=True) as main,
+        FakeZendesk(oauth_token=GOV_TOKEN, rate_limit=100_000, real_shapes=True) as gov,
     ):
         seed(main, "global")
         seed(gov, "us-gov")
+        for server in (main, gov):
+            for n, org in enumerate(server.dump_state()["orgs"]):
+                agent = "agent@support.example"
+                server.add_user(990000 + n, "Support Agent", agent, org["id"], role="agent")
         yield main, gov
 
 

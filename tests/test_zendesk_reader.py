@@ -18,6 +18,7 @@ from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from checker.zendesk import (
     Credentials,
     CredentialsMissing,
+    CredentialsRefused,
     Pacer,
     ZendeskReader,
     credentials_from_env,
@@ -212,21 +213,24 @@ def test_failed_show_many_batch_makes_its_orgs_unknown_and_spares_the_other_batc
     assert_no_false_drift(result, set(range(1, 101)))
 
 
-def test_wrong_credentials_make_every_org_unknown_and_say_why(zd: FakeZendesk) -> None:
+def test_wrong_credentials_stop_the_fetch_and_say_why(zd: FakeZendesk) -> None:
+    """A refused credential is not an org's problem: the whole fetch stops with one error
+    naming the instance (the CLI makes it exit 2), before any org is marked."""
     instance = Instance("global", zd.url, DEFAULT_FIELD_KEYS, None)
-    with ZendeskReader(
-        instance,
-        Credentials(email=EMAIL, api_token="wrong-token-123"),
-        share=1.0,
-        retries=1,
-        backoff=0.01,
-    ) as r:
-        result = r.fetch([1, 2])
-    assert states(result)["unknown"] == {1, 2}
-    for failure in result.values():
-        assert isinstance(failure, FetchFailure)
-        assert "401" in failure.message
-        assert "wrong-token-123" not in failure.message
+    with (
+        ZendeskReader(
+            instance,
+            Credentials(email=EMAIL, api_token="wrong-token-123"),
+            share=1.0,
+            retries=1,
+            backoff=0.01,
+        ) as r,
+        pytest.raises(CredentialsRefused) as caught,
+    ):
+        r.fetch(list(range(1, ORGS + 1)))
+    assert "401" in str(caught.value) and "'global'" in str(caught.value)
+    assert "wrong-token-123" not in str(caught.value)
+    assert zd.count("/users") == 0
 
 
 def test_rate_limit_is_learned_from_headers_and_429s_pause_everyone(zd: FakeZendesk) -> None:

@@ -39,6 +39,7 @@ KIND_WORD = {
     "missing_in_zendesk": "missing in Zendesk",
     "unexpected_in_zendesk": "unexpected in Zendesk",
     "contact_name_differs": "contact name differs",
+    "contact_suspended": "contact suspended in Zendesk",
 }
 TYPO_WORD = "looks like a typo"
 
@@ -288,10 +289,14 @@ def render(report: DriftReport, *, width: int | None = None, show_all: bool = Fa
     if infos:
         lines += ["", "Information (not drift):"]
         for org, info in infos:
-            text = (
-                f"{_label(org)}: {info.field}: file says {cell(info.expected)}, "
-                f"Zendesk says {cell(info.actual)}"
-            )
+            if info.expected is None:  # something Zendesk has that the file does not manage
+                what = f"{cell(info.actual)}: {cell(info.message, 100)}"
+                text = f"{_label(org)}: {info.field}: {what}"
+            else:
+                text = (
+                    f"{_label(org)}: {info.field}: file says {cell(info.expected)}, "
+                    f"Zendesk says {cell(info.actual)}"
+                )
             lines += ["  " + x for x in (_wrap(text, width - 2) if width else [text])]
     hidden = len(report.orgs) - len(listed)
     if hidden:

@@ -40,6 +40,7 @@ _KIND_LABEL = {
     DriftKind.MISSING_IN_ZENDESK: "missing in Zendesk",
     DriftKind.UNEXPECTED_IN_ZENDESK: "unexpected in Zendesk",
     DriftKind.CONTACT_NAME_DIFFERS: "contact name differs",
+    DriftKind.CONTACT_SUSPENDED: "contact suspended in Zendesk",
 }
 _TRUTH_LABEL = {
     "repo": "the org file (Zendesk should change)",
@@ -303,6 +304,8 @@ def _request_line(item: DriftItem, org: OrgDrift) -> RequestLine:
             return RequestLine(Inert("This user should no longer be associated with the org"), who)
         if kind is DriftKind.CONTACT_NAME_DIFFERS:
             return RequestLine(Inert(f"The name of user {email} should therefore be"), value)
+        if kind is DriftKind.CONTACT_SUSPENDED:
+            return RequestLine(Inert("This user is suspended and should be unsuspended"), item.item)
         return RequestLine(Inert("This user should be associated with the org"), item.item)
     if field in ("notes", "details"):
         label = "The org's notes" if field == "notes" else "The org's details"
@@ -446,9 +449,7 @@ def issue_body(
         else item_view(i, links.file(org.file, line_of.get(_top_field(i.field))))
         for i in present(org.items)
     ]
-    request = support_request(
-        org, org_links.zendesk_url, file_url=org_links.file_url, form=form
-    )
+    request = support_request(org, org_links.zendesk_url, file_url=org_links.file_url, form=form)
     return render(
         "issue.md.j2",
         todo=todo_line(org, org_links),

@@ -10,6 +10,13 @@ Besides the API it can inject faults (error statuses, 429s, slow answers, malfor
 bodies, dropped connections), enforce a sliding one-minute rate limit, add latency and
 record every request it saw.
 
+``real_shapes=True`` (or ``FAKE_ZENDESK_REAL_SHAPES=1`` in the environment, or ``--real-shapes``)
+answers the way real Zendesk does where it differs from the tidy default: links and ``url``s name
+the account's canonical host (``canonical_host``), not the host that was called; the last cursor
+page has ``has_more: false`` and still a ``links.next``, the first a ``links.prev``; 429s are
+``text/plain``. Staff (``role``), suspended users and users without an email can be seeded in
+either mode, and unset custom fields always come back as ``key: null``.
+
 Run ``python -m tests.fakes.zendesk_server --help`` for the command-line server.
 """
 
@@ -96,10 +103,11 @@ class _Org:
 class _User:
     id: int
     name: str
-    email: str
+    email: str | None
     organization_id: int | None
     role: str = "end-user"
     membership_id: int | None = None
+    suspended: bool = False
     created_at: str = DEFAULT_TIMESTAMP
     updated_at: str = DEFAULT_TIMESTAMP
 
@@ -148,9 +156,10 @@ class _HTTPError(Exception):
 
 @dataclass(frozen=True)
 class _Ctx:
-    base: str  # scheme://host[:port] as the client addressed us
+    base: str  # scheme://host[:port] as the client addressed us (or the canonical host)
     path: str  # raw request path (with .json if the client sent it)
     query: dict[str, list[str]]
+    real: bool = False  # answer in real Zendesk's shapes
 
     def first(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -264,10 +273,11 @@ def _cursor_page(ctx: _Ctx, items: list[dict[str, Any]], key: str) -> dict[str, 
         },
         "links": {
             "prev": _link(ctx, (), {**size_param, "page[before]": before_cursor})
-            if more_before and before_cursor
+            if (more_before or ctx.real) and before_cursor
             else None,
+            # Real Zendesk links the next page even from the last one: has_more decides.
             "next": _link(ctx, (), {**size_param, "page[after]": after_cursor})
-            if more_after and after_cursor
+            if (more_after or ctx.real) and after_cursor
             else None,
         },
     }
@@ -487,6 +497,8 @@ class FakeZendesk:
         rate_limit: int = 700,
         latency: float = 0.0,
         retry_after_on_429: bool = True,
+        real_shapes: bool | None = None,
+        canonical_host: str = "acme.zendesk.example",
     ) -> None:
         if rate_limit < 0:
             raise ValueError("rate_limit must be >= 0")
@@ -498,6 +510,10 @@ class FakeZendesk:
         self.rate_limit = rate_limit
         self.latency = latency
         self.retry_after_on_429 = retry_after_on_429
+        if real_shapes is None:
+            real_shapes = os.environ.get("FAKE_ZENDESK_REAL_SHAPES", "") not in ("", "0")
+        self.real_shapes = real_shapes
+        self.canonical_host = canonical_host
         self.requests: list[RequestRecord] = []
         self.rate_limited = 0
         self.max_in_flight = 0
@@ -540,6 +556,7 @@ class FakeZendesk:
                 True,
             ),
             (re.compile(r"/search"), self._r_search, True),
+            (re.compile(r"/search/export"), self._r_search_export, True),
         ]
 
     # ------------------------------------------------------------------ lifecycle
@@ -643,10 +660,11 @@ class FakeZendesk:
         self,
         user_id: int,
         name: str,
-        email: str,
+        email: str | None,
         org_id: int | None,
         *,
         role: str = "end-user",
+        suspended: bool = False,
         created_at: str = DEFAULT_TIMESTAMP,
         updated_at: str = DEFAULT_TIMESTAMP,
     ) -> None:
@@ -666,6 +684,7 @@ class FakeZendesk:
                 organization_id=org_id,
                 role=role,
                 membership_id=membership_id,
+                suspended=suspended,
                 created_at=created_at,
                 updated_at=updated_at,
             )
@@ -733,9 +752,10 @@ class FakeZendesk:
                 self.add_user(
                     int(raw["id"]),
                     str(raw["name"]),
-                    str(raw["email"]),
+                    None if raw.get("email") is None else str(raw["email"]),
                     None if org_id is None else int(org_id),
                     role=str(raw.get("role", "end-user")),
+                    suspended=bool(raw.get("suspended", False)),
                     created_at=str(raw.get("created_at") or DEFAULT_TIMESTAMP),
                     updated_at=str(raw.get("updated_at") or DEFAULT_TIMESTAMP),
                 )
@@ -768,6 +788,7 @@ class FakeZendesk:
                         "email": user.email,
                         "organization_id": user.organization_id,
                         "role": user.role,
+                        "suspended": user.suspended,
                         "created_at": user.created_at,
                         "updated_at": user.updated_at,
                     }
@@ -972,11 +993,7 @@ class FakeZendesk:
             if self.retry_after_on_429:
                 with self._lock:
                     headers["Retry-After"] = str(self._seconds_until_slot(now))
-            body = {
-                "error": "APIRateLimitExceeded",
-                "description": "Number of allowed API requests per minute exceeded",
-            }
-            return _Response(429, _json_bytes(body), headers=headers)
+            return self._too_many(headers)
 
         headers = self._rate_headers(is_list=is_list, now=now)
         if not self._authorized(auth):
@@ -987,13 +1004,22 @@ class FakeZendesk:
             body = {"error": "InvalidEndpoint", "description": "Not found"}
             return _Response(404, _json_bytes(body), headers=headers)
         handler, match, _ = route
-        ctx = _Ctx(base=base, path=path, query=query)
+        if self.real_shapes:
+            base = f"https://{self.canonical_host}"
+        ctx = _Ctx(base=base, path=path, query=query, real=self.real_shapes)
         try:
             with self._lock:
                 payload = handler(ctx, match)
         except _HTTPError as error:
             return _Response(error.status, _json_bytes(error.payload), headers=headers)
         return _Response(200, _json_bytes(payload), headers=headers)
+
+    def _too_many(self, headers: dict[str, str]) -> _Response:
+        text = "Number of allowed API requests per minute exceeded"
+        if self.real_shapes:  # real Zendesk answers a 429 in plain text
+            return _Response(429, text.encode(), "text/plain; charset=utf-8", headers)
+        body = {"error": "APIRateLimitExceeded", "description": text}
+        return _Response(429, _json_bytes(body), headers=headers)
 
     def _fault_response(self, fault: _Fault, is_list: bool) -> _Response:
         now = time.monotonic()
@@ -1003,11 +1029,7 @@ class FakeZendesk:
         if fault.kind == "drop":
             return _Response(0, drop=True)
         if fault.kind == "429":
-            body = {
-                "error": "APIRateLimitExceeded",
-                "description": "Number of allowed API requests per minute exceeded",
-            }
-            return _Response(429, _json_bytes(body), headers=headers)
+            return self._too_many(headers)
         if fault.kind == "malformed":
             return _Response(200, b'{"organizations": [{"id": 1, "name": "trunc', headers=headers)
         status = fault.status or 500
@@ -1058,7 +1080,7 @@ class FakeZendesk:
             "organization_id": user.organization_id,
             "active": True,
             "verified": True,
-            "suspended": False,
+            "suspended": user.suspended,
             "external_id": None,
             "tags": [],
             "user_fields": {},
@@ -1255,6 +1277,25 @@ class FakeZendesk:
         body["facets"] = None
         return body
 
+    def _r_search_export(self, ctx: _Ctx, match: re.Match[str]) -> object:
+        """Export search: cursor pages without plain search's 1,000-result cap; it needs
+        ``filter[type]`` and answers organizations only here."""
+        query = (ctx.first("query") or "").strip()
+        if not query or (ctx.first("filter[type]") or "").lower() != "organization":
+            raise _HTTPError(
+                400,
+                {"error": "invalid", "description": "query and filter[type] are required"},
+            )
+        terms = [t for t in _parse_query(query) if t.key != "type"]
+        results = [
+            {**self._org_json(org, ctx.base), "result_type": "organization"}
+            for org in self._sorted_orgs()
+            if all(self._org_term(org, term) != term.negate for term in terms)
+        ]
+        body = _cursor_page(ctx, results, "results")
+        body["facets"] = None
+        return body
+
     def _org_term(self, org: _Org, term: _Term) -> bool:
         attributes: dict[str, object] = {
             "name": org.name,
@@ -1284,7 +1325,7 @@ class FakeZendesk:
         }
         if term.key is None:
             needle = term.value.lower()
-            return needle in user.name.lower() or needle in user.email.lower()
+            return needle in user.name.lower() or needle in (user.email or "").lower()
         if term.key in attributes:
             return _value_matches(attributes[term.key], term.value)
         return False
@@ -1315,6 +1356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-retry-after", action="store_true", help="omit Retry-After on rate-limit 429s"
     )
+    parser.add_argument(
+        "--real-shapes", action="store_true", help="answer in real Zendesk's shapes (see module)"
+    )
     args = parser.parse_args(argv)
 
     fake = FakeZendesk(
@@ -1325,6 +1369,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit=args.rate_limit,
         latency=args.latency,
         retry_after_on_429=not args.no_retry_after,
+        real_shapes=True if args.real_shapes else None,
     )
     if args.state:
         with open(args.state, encoding="utf-8") as handle:

@@ -1,0 +1,267 @@
+"""HTTP transport for the outside systems: a deadline per request, pacing and retries.
+
+No vendor client lives here (no zenpy, no python-gitlab): only requests and urllib3, so the
+same pieces serve Zendesk and GitLab.
+
+* :class:`DeadlineAdapter` bounds the *whole* request — connect, send, headers and body — by a
+  wall-clock deadline. A socket timeout only bounds each read, so a server that trickles one
+  byte a second would hold a run for ever; here a watchdog shuts the socket down when the
+  deadline passes, and the attempt fails like any dropped connection (retried, then a failure).
+* :class:`GuardedSession` sends requests only to one origin, paced by a
+  :class:`checker.pacing.Pacer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import threading
+import time
+import weakref
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import ProxyManager
+
+from checker.pacing import Counter, Pacer
+
+# ---------------------------------------------------------------------------- URLs
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def rebase(link: str, base: str, endpoint_path: str) -> str | None:
+    """A pagination link re-based onto ``base`` (the configured instance URL).
+
+    Zendesk names its canonical host in links, whatever host was called (a proxy, an alias).
+    Only a link to the same endpoint is followed: its path must equal ``endpoint_path`` (the
+    path that was requested, ``.json`` or not). Anything else cannot be re-based: ``None``.
+    """
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+
+    def bare(path: str) -> str:
+        return path.removesuffix(".json").rstrip("/")
+
+    if bare(parts.path) != bare(endpoint_path):
+        return None
+    target = urlsplit(base)
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, ""))
+
+
+# ---------------------------------------------------------------------------- deadline
+
+
+class _Watchdog:
+    """One thread for the process: shuts down the socket of a request past its deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _DeadlineMixin, int]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, conn: _DeadlineMixin, deadline: float, generation: int) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._seq), conn, generation))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deadline", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, _, conn, generation = heapq.heappop(self._heap)
+            conn.expire(generation)
+
+
+_WATCHDOG = _Watchdog()
+_LAST = threading.local()
+
+
+def deadline_hit() -> bool:
+    """Whether this thread's last request attempt was cut off by its deadline."""
+    conn = getattr(_LAST, "conn", None)
+    return bool(conn is not None and conn.expired)
+
+
+class _DeadlineMixin:
+    """A connection whose every request must be over by ``deadline_seconds``."""
+
+    deadline_seconds: float = 30.0
+    sock: socket.socket | None
+    _generation = 0
+    expired = False
+
+    def start_deadline(self) -> None:
+        _LAST.conn = self
+        self._generation += 1
+        self.expired = False
+        _WATCHDOG.watch(self, time.monotonic() + self.deadline_seconds, self._generation)
+
+    def end_deadline(self) -> None:
+        self._generation += 1  # any pending watch is now stale
+
+    def expire(self, generation: int) -> None:
+        sock = self.sock
+        if generation != self._generation or sock is None:
+            return
+        self.expired = True
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        self.start_deadline()
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _pool_classes(
+    deadline: float, active: weakref.WeakSet[_DeadlineMixin], lock: threading.Lock
+) -> dict[str, type[HTTPConnectionPool]]:
+    class Conn(_DeadlineMixin, HTTPConnection):
+        deadline_seconds = deadline
+
+    class SConn(_DeadlineMixin, HTTPSConnection):
+        deadline_seconds = deadline
+
+    def tracked(pool_cls: type[HTTPConnectionPool], conn_cls: type[Any]) -> type[Any]:
+        class Pool(pool_cls):  # type: ignore[valid-type,misc]
+            ConnectionCls = conn_cls
+
+            def _new_conn(self) -> Any:
+                conn = super()._new_conn()
+                with lock:
+                    active.add(conn)
+                return conn
+
+            def _put_conn(self, conn: Any) -> None:
+                # Back in the pool: the request (body included) is over.
+                if conn is not None:
+                    conn.end_deadline()
+                super()._put_conn(conn)
+
+        return Pool
+
+    return {"http": tracked(HTTPConnectionPool, Conn), "https": tracked(HTTPSConnectionPool, SConn)}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An HTTPAdapter whose every request attempt ends within ``deadline`` seconds, wall clock.
+
+    Mount it on any ``requests.Session`` (python-gitlab's too). :meth:`abort` shuts down every
+    connection at once, so a run can stop within moments instead of waiting for its requests.
+    """
+
+    def __init__(self, deadline: float, **kwargs: Any) -> None:
+        self.deadline = deadline
+        self._active: weakref.WeakSet[_DeadlineMixin] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(
+            self.deadline, self._active, self._lock
+        )
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # Through an HTTP(S) proxy (HTTPS_PROXY in CI) too; SOCKS keeps its own connections.
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager) and not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _pool_classes(self.deadline, self._active, self._lock)
+        return manager
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # The socket timeout never outlasts the deadline (the watchdog handles trickles).
+        timeout = kwargs.get("timeout")
+        if timeout is None or isinstance(timeout, tuple) or timeout > self.deadline:
+            kwargs["timeout"] = self.deadline
+        return super().send(request, *args, **kwargs)
+
+    def abort(self) -> None:
+        with self._lock:
+            conns = list(self._active)
+        for conn in conns:
+            conn.expire(conn._generation)
+
+
+# ---------------------------------------------------------------------------- one-origin session
+
+
+class ForeignOrigin(Exception):
+    """A request to another origin than the configured one: refused, never sent."""
+
+
+class GuardedSession(requests.Session):
+    """A session bound to one origin (the configured instance URL).
+
+    * It never sends a request to any other origin, whatever a response says, so credentials
+      cannot leak: the request is refused with :class:`ForeignOrigin` before anything is sent.
+    * Every request waits for its pacer slot, is counted, and teaches the pacer the rate headers.
+    * Every attempt is bounded by the adapter's deadline, body included; a body cut short (by
+      the deadline or the server) is retried like a failed attempt, up to ``body_retries``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        pacer: Pacer,
+        counter: Counter,
+        adapter: DeadlineAdapter,
+        *,
+        body_retries: int = 1,
+    ) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self._origin = origin(base_url)
+        self.pacer = pacer
+        self.counter = counter
+        self.adapter = adapter
+        self.body_retries = body_retries
+        self.max_redirects = 0
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if origin(request.url or "") != self._origin:
+            raise ForeignOrigin("refused a request to another origin than the instance URL")
+        kwargs.pop("stream", None)
+        attempt = 0
+        while True:
+            self.pacer.acquire()
+            response = super().send(request, stream=True, **kwargs)
+            self.counter.add()
+            try:
+                response.content  # noqa: B018 - reads the body within the deadline
+            except (
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+                requests.exceptions.ConnectionError,
+            ):
+                response.close()
+                if attempt >= self.body_retries:
+                    raise
+                attempt += 1
+                continue
+            self.pacer.observe(response.headers)
+            return response
+
+    def abort(self) -> None:
+        """Stop at once: no more slots, every open connection shut down."""
+        self.pacer.stop()
+        self.adapter.abort()
