@@ -143,7 +143,7 @@ def test_readme_shows_the_real_80_column_table_of_the_demo() -> None:
 
     root = Path(__file__).resolve().parent.parent
     today = dt.date(2026, 11, 20)  # the Makefile's DEMO_DATE
-    result = validate(root / "config", today=today)
+    result = validate(root / "examples" / "config", today=today)
     assert result.settings is not None
     snapshot = from_json((root / "examples/snapshot.json").read_text(encoding="utf-8"))
     report = run_drift(
