@@ -489,7 +489,7 @@ def reconcile_cmd(
         raise _fail(EXIT_USAGE, str(e)) from None
     if reports:
         try:
-            loaded = reconcile.load_reports(list(reports))
+            loaded = reconcile.load_reports(list(reports), settings, validation.specs)
         except reconcile.ReconcileInputError as e:
             raise _fail(EXIT_INVALID, str(e)) from None
     else:

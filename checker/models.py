@@ -201,6 +201,15 @@ class OrgDrift:
 
 
 @dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What produced a report: a hash of the settings that decide drift, and the hash of each
+    checked org file by org key (``instance/org_id``). See :mod:`checker.reportset`."""
+
+    settings: str
+    files: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DriftReport:
     orgs: tuple[OrgDrift, ...]
     zendesk_requests: int = 0
@@ -212,6 +221,8 @@ class DriftReport:
     shard: str | None = None
     generated_at: str = ""
     checked_on: str = ""
+    #: None for a report made in memory by this run (it is fresh by construction)
+    fingerprint: Fingerprint | None = None
 
     def count(self, status: OrgStatus) -> int:
         return sum(1 for o in self.orgs if o.status is status)

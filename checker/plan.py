@@ -29,9 +29,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from checker.gitlab import ProjectInfo, TrackedIssue, TrackedMergeRequest
-from checker.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgSpec, OrgStatus
+from checker.models import DriftItem, DriftKind, OrgDrift, OrgSpec, OrgStatus
 from checker.orgwriter import OrgWriteError, adopt
 from checker.render import inert, tracker
+from checker.reportset import CombinedReport
+from checker.reportset import ReportSetError as ReportSetError
+from checker.reportset import combine as combine
 from checker.settings import Settings
 
 OrgKey = tuple[str, int]
@@ -51,10 +54,6 @@ _KIND_CODE = {
     DriftKind.UNEXPECTED_IN_ZENDESK: "u",
     DriftKind.CONTACT_NAME_DIFFERS: "n",
 }
-
-
-class ReportSetError(Exception):
-    """The drift reports given do not form one usable set: the one-line reason."""
 
 
 # --------------------------------------------------------------------------- keys & hashes
@@ -203,79 +202,6 @@ def with_marker(marker: Marker, body: str) -> str:
 # --------------------------------------------------------------------------- reports
 
 
-@dataclass(frozen=True, slots=True)
-class CombinedReport:
-    """The shard reports of one run, merged. ``complete``: every declared org was checked."""
-
-    orgs: Mapping[OrgKey, OrgDrift]
-    complete: bool
-    checked_on: str = ""
-    #: why the set is not complete (for the plan's output), None when it is
-    partial_reason: str | None = None
-
-
-def _parse_shard(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise ReportSetError(f"shard {text!r} is not I/N with 1 <= I <= N")
-    return int(m.group(1)), int(m.group(2))
-
-
-def combine(reports: Sequence[DriftReport], names: Sequence[str] | None = None) -> CombinedReport:
-    """Merge the shard reports of one run. Raises :class:`ReportSetError` for a missing or
-    repeated shard, shards of different runs, or an org in two reports."""
-    if not reports:
-        raise ReportSetError("no drift report given")
-    label = list(names) if names is not None else [f"report {n + 1}" for n in range(len(reports))]
-    shards: dict[int, str] = {}
-    total: int | None = None
-    if len(reports) > 1 or reports[0].shard is not None:
-        for name, r in zip(label, reports, strict=True):
-            if r.shard is None:
-                raise ReportSetError(
-                    f"{name} has no shard, but several reports were given: "
-                    "pass the shard reports of one run, or one full report"
-                )
-            index, count = _parse_shard(r.shard)
-            if total is not None and count != total:
-                raise ReportSetError(
-                    f"{name} is shard {r.shard} but another report is of {total} shards: "
-                    "the reports come from different runs"
-                )
-            total = count
-            if index in shards:
-                raise ReportSetError(
-                    f"shard {index}/{count} is given twice ({shards[index]}, {name})"
-                )
-            shards[index] = name
-        assert total is not None
-        missing = [f"{i}/{total}" for i in range(1, total + 1) if i not in shards]
-        if missing:
-            raise ReportSetError(
-                f"shard {', '.join(missing)} missing: pass every shard report of the run"
-            )
-    orgs: dict[OrgKey, OrgDrift] = {}
-    where: dict[OrgKey, str] = {}
-    for name, r in zip(label, reports, strict=True):
-        for o in r.orgs:
-            key = (o.instance, o.org_id)
-            if key in orgs:
-                raise ReportSetError(
-                    f"org {key_text(key)} is in two reports ({where[key]} and {name})"
-                )
-            orgs[key] = o
-            where[key] = name
-    partial = [name for name, r in zip(label, reports, strict=True) if r.scope != "full"]
-    return CombinedReport(
-        orgs=orgs,
-        complete=not partial,
-        checked_on=max((r.checked_on for r in reports), default=""),
-        partial_reason=(
-            None if not partial else f"{', '.join(partial)} checked a selection of orgs only"
-        ),
-    )
-
-
 # --------------------------------------------------------------------------- GitLab state
 
 
@@ -392,13 +318,15 @@ class PlanContext:
     files: Mapping[str, str] = field(default_factory=dict)
 
 
-def files_needed(combined: CombinedReport) -> list[str]:
-    """Paths of org files the planner will read: those with Zendesk-owned drift."""
+def files_needed(combined: CombinedReport, specs: Sequence[OrgSpec]) -> list[str]:
+    """Paths of org files the planner will read: those with Zendesk-owned drift. Taken from the
+    current specs by org key, never from a report."""
+    by_key = {s.key: s.path for s in specs}
     return sorted(
         {
-            o.file
-            for o in combined.orgs.values()
-            if o.status is OrgStatus.DRIFTED and tracker.zendesk_owned(o)
+            by_key[k]
+            for k, o in combined.orgs.items()
+            if k in by_key and o.status is OrgStatus.DRIFTED and tracker.zendesk_owned(o)
         }
     )
 
@@ -723,7 +651,8 @@ class _Planner:
         has_mr = (
             org.status is OrgStatus.DRIFTED
             and bool(tracker.zendesk_owned(org))
-            and org.file in self.ctx.files
+            and spec is not None
+            and spec.path in self.ctx.files
         )
         branch = branch_for(key)
         mr_url = (
@@ -790,7 +719,9 @@ class _Planner:
     ) -> None:
         found = self.index.mrs.get(key, [])
         items = tracker.zendesk_owned(org)
-        text = self.ctx.files.get(org.file)
+        spec = self.specs.get(key)
+        # The file is found from the org key in the current specs, never from the report.
+        text = self.ctx.files.get(spec.path) if spec is not None else None
         adoption = None
         if org.status is OrgStatus.DRIFTED and items and text is not None:
             try:
@@ -811,8 +742,8 @@ class _Planner:
         body = tracker.mr_body(org, links, adoption.applied, adoption.skipped, issue_url)
         content_hash = _digest(adoption.text)
         marker = Marker("adopt", key, drift, items=(f"file/{content_hash}",))
-        spec = self.specs.get(key)
-        path = spec.path if spec else org.file
+        assert spec is not None  # text was found through it
+        path = spec.path
         commit_message = (
             f"Adopt Zendesk's values for org {key[1]} ({inert.plain(org.name, limit=80)})\n\n"
             + "\n".join(f"- {i.field}: {i.kind.value}" for i in adoption.applied)

@@ -16,7 +16,6 @@ what the server may have stored before trying again. Notes carry a key and are n
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from checker import plan as planning
+from checker import reportset
 from checker.gitlab import (
     FileChange,
     GitLabAuthError,
@@ -45,7 +45,6 @@ from checker.models import DriftReport, OrgSpec
 from checker.plan import (
     PLACEHOLDER_RE,
     Action,
-    CombinedReport,
     GitLabState,
     Lookup,
     Marker,
@@ -56,7 +55,7 @@ from checker.plan import (
     with_marker,
 )
 from checker.render.tracker import Links
-from checker.report import ReportError, from_json
+from checker.reportset import CombinedReport
 from checker.settings import Settings
 
 __all__ = [
@@ -78,47 +77,23 @@ CREATE_ATTEMPTS = 3
 Status = Literal["done", "failed", "skipped", "dry-run"]
 
 
-class ReconcileInputError(Exception):
-    """The reports cannot be used (unreadable, invalid, or not one complete set of shards)."""
+#: The reports cannot be used (unreadable, invalid, contradictory, made with other settings,
+#: naming files they must not, or not one complete set of shards). One type for every command
+#: that reads reports.
+ReconcileInputError = ReportSetError
 
 
 # --------------------------------------------------------------------------- inputs
 
 
-def load_reports(paths: Sequence[Path]) -> list[DriftReport]:
-    """Read the drift reports of one run and check they form one set (see :func:`plan.combine`).
+def load_reports(
+    paths: Sequence[Path], settings: Settings, specs: Sequence[OrgSpec]
+) -> list[DriftReport]:
+    """Read the drift reports of one run and check them as evidence (one set, consistent,
+    made with these settings and files: :func:`checker.reportset.load`).
 
-    Raises :class:`ReconcileInputError` with a one-line reason naming the file.
-    """
-    if not paths:
-        raise ReconcileInputError("no drift report given")
-    reports: list[DriftReport] = []
-    versions: dict[object, str] = {}
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ReconcileInputError(f"{path}: cannot read: {e.strerror}") from None
-        try:
-            version = json.loads(text).get("schema_version")
-        except (ValueError, AttributeError, RecursionError):
-            version = None
-        versions.setdefault(version, str(path))
-        if len(versions) > 1:
-            (first, first_path), (second, second_path) = list(versions.items())[:2]
-            raise ReconcileInputError(
-                f"the reports have different schema versions: {first_path} has {first!r}, "
-                f"{second_path} has {second!r}; make them with the same checker version"
-            )
-        try:
-            reports.append(from_json(text))
-        except ReportError as e:
-            raise ReconcileInputError(f"{path}: {e}") from None
-    try:
-        planning.combine(reports, [str(p) for p in paths])
-    except ReportSetError as e:
-        raise ReconcileInputError(str(e)) from None
-    return reports
+    Raises :class:`ReconcileInputError` with a one-line reason naming the file."""
+    return list(reportset.load(paths, settings, specs).reports)
 
 
 def connect_from_env(environ: Mapping[str, str], settings: Settings) -> GitLabProject:
@@ -498,18 +473,27 @@ def run_reconcile(
     def say(line: str) -> None:
         out(gitlab.scrub(line))
 
-    try:
-        combined: CombinedReport = planning.combine(reports)
-    except ReportSetError as e:
-        raise ReconcileInputError(str(e)) from None
+    combined: CombinedReport = reportset.check_against(
+        reports, reportset.combine(reports), settings, specs
+    )
     root = settings.config_dir.parent
     specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
+    by_key = {s.key: s for s in specs}
+    # The org files an action touches are the current specs' files, found by org key; a
+    # report's ``file`` was only compared (check_against) and is replaced by the spec's path.
     combined = replace(
         combined,
-        orgs={k: replace(o, file=_repo_path(o.file, root)) for k, o in combined.orgs.items()},
+        orgs={
+            k: replace(o, file=by_key[k].path) if k in by_key else o
+            for k, o in combined.orgs.items()
+        },
     )
+    for key in sorted(combined.stale):
+        say(f"{planning.key_text(key)}: its org file changed since the drift report; left as it is")
     reader = read_file or (lambda p: _read_text(root / p))
-    files = {p: text for p in planning.files_needed(combined) if (text := reader(p)) is not None}
+    files = {
+        p: text for p in planning.files_needed(combined, specs) if (text := reader(p)) is not None
+    }
 
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None

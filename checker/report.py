@@ -9,6 +9,7 @@ from checker.models import (
     DriftItem,
     DriftKind,
     DriftReport,
+    Fingerprint,
     InfoItem,
     OrgDrift,
     OrgStatus,
@@ -57,6 +58,7 @@ def to_dict(report: DriftReport) -> dict[str, Any]:
         "zendesk_requests": report.zendesk_requests,
         "zendesk_rate_limited": report.zendesk_rate_limited,
         "summary": summary(report),
+        "fingerprint": _fingerprint(report.fingerprint),
         "orgs": [
             {
                 "org_id": o.org_id,
@@ -84,6 +86,21 @@ def to_dict(report: DriftReport) -> dict[str, Any]:
             for o in report.orgs
         ],
     }
+
+
+def _fingerprint(fp: Fingerprint | None) -> dict[str, Any] | None:
+    if fp is None:
+        return None
+    return {"settings": fp.settings, "files": dict(fp.files)}
+
+
+def _parse_fingerprint(doc: Any) -> Fingerprint | None:
+    if not isinstance(doc, dict):
+        return None
+    return Fingerprint(
+        settings=str(doc["settings"]),
+        files=tuple(sorted((str(k), str(v)) for k, v in doc["files"].items())),
+    )
 
 
 def to_json(report: DriftReport) -> str:
@@ -147,6 +164,7 @@ def from_dict(doc: Any) -> DriftReport:
         shard=doc.get("shard"),
         generated_at=doc.get("generated_at", ""),
         checked_on=doc.get("checked_on", ""),
+        fingerprint=_parse_fingerprint(doc.get("fingerprint")),
     )
 
 

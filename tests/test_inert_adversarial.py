@@ -559,7 +559,8 @@ def test_bypass_closing_pattern_in_the_adoption_commit_message(config_dir: Path)
     )
     combined = combine([report([org_drift(spec, items=[item])])])
     files = {
-        p: (config_dir / "orgs" / "acme.yaml").read_text("utf-8") for p in files_needed(combined)
+        p: (config_dir / "orgs" / "acme.yaml").read_text("utf-8")
+        for p in files_needed(combined, [spec])
     }
     from checker.gitlab import ProjectInfo
 

@@ -31,7 +31,7 @@ def test_combine_checks_shards_and_duplicates(config_dir: Path) -> None:
     write_org(config_dir, 1)
     write_org(config_dir, 2)
     _, (s1, s2) = load(config_dir)
-    one, two = org_drift(s1), org_drift(s2)
+    one, two = org_drift(s1, OrgStatus.IN_SYNC), org_drift(s2, OrgStatus.IN_SYNC)
     assert combine([report([one, two])]).complete
     assert not combine([report([one], scope="partial")]).complete
     merged = combine([report([one], shard="1/2"), report([two], shard="2/2")])
