@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -474,8 +475,9 @@ def reconcile_cmd(
 
     Plans every action first (create / update / comment / close, per org), prints the plan,
     then carries it out unless --dry-run. Orgs that could not be checked are left untouched.
-    Exit 0 when done, 1 for bad reports, 2 for missing GitLab settings, 4 when some GitLab
-    action failed (the rest was still done).
+    Exit 0 when done, 1 for bad or untrustworthy reports, 2 for missing GitLab settings or a
+    refused token, 4 when some GitLab action failed (the rest was still done), when another
+    run held the lock, or (without --report) when some org could not be checked.
     """
     from checker import reconcile
     from checker.checking import check_credentials, run_drift
@@ -487,6 +489,7 @@ def reconcile_cmd(
         gitlab = reconcile.connect_from_env(os.environ, settings)
     except GitLabError as e:
         raise _fail(EXIT_USAGE, str(e)) from None
+    unchecked = 0
     if reports:
         try:
             loaded = reconcile.load_reports(list(reports), settings, validation.specs)
@@ -512,6 +515,16 @@ def reconcile_cmd(
             ]
         finally:
             progress.close()
+        # The same plain lines as `checker drift`: what could not be checked, and the totals.
+        for org in loaded[0].orgs:
+            if org.status is OrgStatus.UNKNOWN:
+                click.echo(
+                    f"org {org.org_id} ({drift_text.cell(org.name, 60)}): could not be checked: "
+                    f"{drift_text.cell(org.error, 200)}",
+                    err=True,
+                )
+        click.echo(drift_text.summary_line(loaded[0]), err=True)
+        unchecked = loaded[0].count(OrgStatus.UNKNOWN)
     stale = [r for r in loaded if r.source != "live"]
     if stale and not dry_run:
         raise _fail(
@@ -531,6 +544,13 @@ def reconcile_cmd(
         raise _fail(EXIT_UNKNOWN, f"nothing was changed: {e}") from None
     if plan_output is not None:
         _write(plan_output, json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    if outcome.auth_refused:
+        raise _fail(EXIT_USAGE, "GitLab refused the token while writing; see the lines above")
+    if unchecked:
+        # Without --report this run is the drift check too: exit as `checker drift` would.
+        raise _fail(
+            EXIT_UNKNOWN, f"{unchecked} org(s) could not be checked; they were left as they are"
+        )
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
 
 
@@ -589,9 +609,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("checker: interrupted", err=True)
         sys.exit(130)
-    except Exception as e:  # a bug: one line, the traceback only on request
+    except Exception as e:  # a bug: one line, the traceback only on request; exit 5 either way
         if os.environ.get("CHECKER_DEBUG"):
-            raise
+            traceback.print_exc()
         click.echo(
             f"checker: internal error: {type(e).__name__}: {e} "
             "(set CHECKER_DEBUG=1 for the traceback, and please report it)",

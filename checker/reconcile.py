@@ -111,6 +111,7 @@ class ActionResult:
     status: Status
     url: str | None = None
     error: str | None = None
+    auth_refused: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +137,11 @@ class ReconcileOutcome:
     @property
     def incomplete(self) -> bool:
         return any(r.status in ("failed", "skipped") for r in self.results)
+
+    @property
+    def auth_refused(self) -> bool:
+        """GitLab refused the token (or its permissions) for some action: the CLI's exit 2."""
+        return any(r.auth_refused for r in self.results)
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -592,7 +598,14 @@ def _execute(
                 error = e
                 message = str(e)
                 say(f"{org}: {action.target} {action.verb} failed: {message}")
-                run.results.append(ActionResult(action, "failed", error=message))
+                run.results.append(
+                    ActionResult(
+                        action,
+                        "failed",
+                        error=message,
+                        auth_refused=isinstance(e, GitLabAuthError),
+                    )
+                )
                 run.results.extend(
                     ActionResult(a, "skipped", error=f"after a failure: {message}")
                     for a in actions[n + 1 :]
