@@ -468,8 +468,20 @@ def import_cmd(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the plan carried out (JSON) here, e.g. as a CI artifact.",
 )
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another reconcile run's lock before giving up (exit 4).",
+)
 def reconcile_cmd(
-    config_dir: Path, reports: tuple[Path, ...], dry_run: bool, plan_output: Path | None
+    config_dir: Path,
+    reports: tuple[Path, ...],
+    dry_run: bool,
+    plan_output: Path | None,
+    lock_wait: float,
 ) -> None:
     """Turn drift reports into GitLab issues, merge requests and a dashboard.
 
@@ -534,7 +546,13 @@ def reconcile_cmd(
         )
     try:
         outcome = reconcile.run_reconcile(
-            settings, loaded, validation.specs, gitlab, dry_run=dry_run, out=click.echo
+            settings,
+            loaded,
+            validation.specs,
+            gitlab,
+            dry_run=dry_run,
+            out=click.echo,
+            lock_wait=lock_wait,
         )
     except reconcile.ReconcileInputError as e:
         raise _fail(EXIT_INVALID, str(e)) from None

@@ -22,6 +22,7 @@ import gitlab.exceptions as gle
 import requests
 
 __all__ = [
+    "CommitInfo",
     "FileChange",
     "GitLabAuthError",
     "GitLabConfig",
@@ -135,6 +136,20 @@ class TrackedMergeRequest:
 class TrackedNote:
     id: int
     body: str
+    #: the note's author (user id); 0 when GitLab did not say
+    author_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """A commit as the checker needs it: to recognise its own and to judge a lock's age."""
+
+    id: str
+    message: str
+    #: when GitLab recorded it (ISO 8601, the server's clock)
+    committed_date: str
+    author_email: str = ""
+    parent_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +288,18 @@ class GitLabPort(Protocol):
     ) -> None: ...
 
     def delete_branch(self, branch: str) -> None: ...
+
+    def branch_head(self, branch: str) -> CommitInfo | None: ...
+
+    def create_branch_commit(
+        self, *, branch: str, start_branch: str, message: str, changes: Sequence[FileChange]
+    ) -> CommitInfo | None: ...
+
+    def commit_if_unchanged(
+        self, *, branch: str, message: str, change: FileChange, last_commit_id: str
+    ) -> CommitInfo | None: ...
+
+    def file_text(self, path: str, ref: str) -> str | None: ...
 
 
 def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:
@@ -604,6 +631,83 @@ class GitLabProject:
         """Delete ``branch``; a branch that is already gone is fine."""
         with contextlib.suppress(GitLabNotFound), self._errors(f"deleting branch {branch}"):
             self._project.branches.delete(branch, max_retries=MAX_RETRIES)
+
+    # ------------------------------------------------------------------ branches as facts
+
+    @staticmethod
+    def _commit_info(raw: Any) -> CommitInfo:
+        get = raw.get if isinstance(raw, dict) else lambda k, d=None: getattr(raw, k, d)
+        return CommitInfo(
+            id=str(get("id", "")),
+            message=str(get("message", "") or ""),
+            committed_date=str(get("committed_date", "") or get("created_at", "") or ""),
+            author_email=str(get("author_email", "") or ""),
+            parent_ids=tuple(str(p) for p in (get("parent_ids", None) or ())),
+        )
+
+    def branch_head(self, branch: str) -> CommitInfo | None:
+        """The commit ``branch`` points at, None when there is no such branch (one request)."""
+        try:
+            with self._errors(f"reading branch {branch}"):
+                raw = self._project.branches.get(branch, max_retries=MAX_RETRIES)
+        except GitLabNotFound:
+            return None
+        return self._commit_info(raw.commit)
+
+    def create_branch_commit(
+        self, *, branch: str, start_branch: str, message: str, changes: Sequence[FileChange]
+    ) -> CommitInfo | None:
+        """Create ``branch`` from ``start_branch`` with one commit, only if it does not exist
+        (GitLab refuses the commit then: None). Sent once; after an uncertain failure the
+        caller reads the branch to see whose commit is there."""
+        data = {
+            "branch": branch,
+            "start_branch": start_branch,
+            "commit_message": message,
+            "actions": [
+                {"action": c.action, "file_path": c.path, "content": c.content} for c in changes
+            ],
+        }
+        try:
+            with self._errors(f"creating branch {branch}", write=True):
+                raw = self._project.commits.create(data, retry_transient_errors=False)
+        except GitLabRejected:
+            return None  # the branch exists
+        return self._commit_info(raw.attributes)
+
+    def commit_if_unchanged(
+        self, *, branch: str, message: str, change: FileChange, last_commit_id: str
+    ) -> CommitInfo | None:
+        """One commit on ``branch`` changing one file, only if the file's last commit is still
+        ``last_commit_id`` (compare-and-swap through the commits API); None when it is not."""
+        data = {
+            "branch": branch,
+            "commit_message": message,
+            "actions": [
+                {
+                    "action": change.action,
+                    "file_path": change.path,
+                    "content": change.content,
+                    "last_commit_id": last_commit_id,
+                }
+            ],
+        }
+        try:
+            with self._errors(f"committing to {branch}", write=True):
+                raw = self._project.commits.create(data, retry_transient_errors=False)
+        except (GitLabRejected, GitLabNotFound):
+            return None
+        return self._commit_info(raw.attributes)
+
+    def file_text(self, path: str, ref: str) -> str | None:
+        """A file's text on ``ref``; None when it is not there (one request)."""
+        try:
+            with self._errors(f"reading {path} on {ref}"):
+                raw = self._project.files.raw(file_path=path, ref=ref, max_retries=MAX_RETRIES)
+        except GitLabNotFound:
+            return None
+        data = raw if isinstance(raw, bytes) else bytes(raw or b"")
+        return data.decode("utf-8", "replace")
 
 
 def _fits(pages: Any, max_pages: int) -> bool:

@@ -16,6 +16,7 @@ what the server may have stored before trying again. Notes carry a key and are n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +42,7 @@ from checker.gitlab import (
     TrackedMergeRequest,
     connect,
 )
+from checker.lock import STALE_AFTER, LockBusy, LockLost, ReconcileLock
 from checker.models import DriftReport, OrgSpec
 from checker.plan import (
     PLACEHOLDER_RE,
@@ -62,6 +64,7 @@ __all__ = [
     "ActionResult",
     "DryRunWriter",
     "GitLabWriter",
+    "LockBusy",
     "ReconcileInputError",
     "ReconcileOutcome",
     "connect_from_env",
@@ -73,6 +76,8 @@ __all__ = [
 UNAVAILABLE_LIMIT = 3
 #: attempts of one create (each after looking for what an uncertain failure may have stored)
 CREATE_ATTEMPTS = 3
+#: seconds a run waits for another run's lock before it gives up
+DEFAULT_LOCK_WAIT = 600.0
 
 Status = Literal["done", "failed", "skipped", "dry-run"]
 
@@ -133,10 +138,14 @@ class ReconcileOutcome:
     failures: tuple[tuple[str, str], ...] = ()
     notices: tuple[str, ...] = ()
     unchanged_orgs: int = 0
+    #: why the lock was left behind (it could not be released), None when it was not
+    lock_left: str | None = None
 
     @property
     def incomplete(self) -> bool:
-        return any(r.status in ("failed", "skipped") for r in self.results)
+        return self.lock_left is not None or any(
+            r.status in ("failed", "skipped") for r in self.results
+        )
 
     @property
     def auth_refused(self) -> bool:
@@ -464,12 +473,15 @@ def run_reconcile(
     environ: Mapping[str, str] | None = None,
     read_file: Callable[[str], str | None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
 ) -> ReconcileOutcome:
     """Plan every GitLab action for ``reports`` (shards of one run), print the plan, and carry
     it out unless ``dry_run``.
 
     Raises :class:`ReconcileInputError` when the reports are not one set, and
     :class:`checker.gitlab.GitLabError` when GitLab cannot be read at all (nothing planned);
+    a lock that cannot be taken (another run holds it for ``lock_wait`` seconds) leaves every
+    action "skipped";
     failures while writing are recorded per org in the outcome instead.
     ``read_file`` reads an org file by its repository path (default: below the folder holding
     ``settings.config_dir``); ``environ`` supplies ``CI_PROJECT_URL`` (default: os.environ).
@@ -503,32 +515,77 @@ def run_reconcile(
 
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
-    state = _read_state(settings, gitlab, ops)
-    repository_url = (
-        settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
-    )
-    ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
-    plan = planning.make_plan(ctx, combined, specs, state)
-    if plan.lookups:
-        history = _answer(plan.lookups, settings, gitlab, ops)
-        state = replace(state, history=history)
-        plan = planning.make_plan(ctx, combined, specs, state)
-    touched = {p.org for p in plan.orgs}
-    keys = {planning.key_text(k) for k in combined.orgs} | {planning.key_text(s.key) for s in specs}
-    unchanged = len(keys - touched)
-    _print_plan(plan, say, unchanged)
 
-    writer: Writer = (
-        DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
-    )
-    results, failures = _execute(plan, writer, dry_run, say)
+    def plan_now() -> tuple[GitLabState, Plan]:
+        state = _read_state(settings, gitlab, ops)
+        repository_url = (
+            settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
+        )
+        ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
+        plan = planning.make_plan(ctx, combined, specs, state)
+        if plan.lookups:
+            history = _answer(plan.lookups, settings, gitlab, ops)
+            state = replace(state, history=history)
+            plan = planning.make_plan(ctx, combined, specs, state)
+        return state, plan
+
+    state, plan = plan_now()
+    lock: ReconcileLock | None = None
+    if not dry_run and not plan.actions:
+        # Nothing to write: no lock is taken. One read tells whether a crashed run left one.
+        with contextlib.suppress(GitLabError):
+            ReconcileLock(gitlab, state.project.default_branch, env, say=say).clear_stale()
+    if not dry_run and plan.actions:
+        # Only a run with something to write takes the lock (an unchanged run costs no write),
+        # then reads GitLab again: what another run did while we waited is seen, not redone.
+        lock = ReconcileLock(
+            gitlab, state.project.default_branch, env, wait=lock_wait, sleep=sleep, say=say
+        )
+        try:
+            lock.acquire()
+        except (LockBusy, GitLabError) as e:
+            reason = f"the reconcile lock could not be taken: {e}"
+            say(reason)
+            _print_plan(plan, say, 0)
+            return ReconcileOutcome(
+                dry_run=False,
+                complete_reports=combined.complete,
+                results=tuple(ActionResult(a, "skipped", error=reason) for a in plan.actions),
+                failures=(("lock", reason),),
+                notices=plan.notices,
+            )
+    lock_left: str | None = None
+    try:
+        if lock is not None:
+            state, plan = plan_now()
+        touched = {p.org for p in plan.orgs}
+        keys = {planning.key_text(k) for k in combined.orgs} | {
+            planning.key_text(s.key) for s in specs
+        }
+        unchanged = len(keys - touched)
+        _print_plan(plan, say, unchanged)
+        writer: Writer = (
+            DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
+        )
+        results, failures = _execute(plan, writer, dry_run, say, lock)
+    finally:
+        if lock is not None:
+            try:
+                lock.release()
+            except GitLabError as e:
+                lock_left = (
+                    f"the reconcile lock could not be released ({e}); other runs wait for it "
+                    f"until it is stale ({STALE_AFTER // 60} minutes)"
+                )
+                say(lock_left)
     outcome = ReconcileOutcome(
         dry_run=dry_run,
         complete_reports=combined.complete,
         results=tuple(results),
-        failures=tuple(failures),
+        failures=tuple(failures) + ((("lock", lock_left),) if lock_left else ()),
         notices=plan.notices,
         unchanged_orgs=unchanged,
+        lock_left=lock_left,
     )
     if not dry_run and results:
         say(
@@ -575,7 +632,11 @@ class _Run:
 
 
 def _execute(
-    plan: Plan, writer: Writer, dry_run: bool, say: Callable[[str], None]
+    plan: Plan,
+    writer: Writer,
+    dry_run: bool,
+    say: Callable[[str], None],
+    lock: ReconcileLock | None = None,
 ) -> tuple[list[ActionResult], list[tuple[str, str]]]:
     run = _Run()
     breaker = _Breaker()
@@ -586,6 +647,11 @@ def _execute(
         if dry_run:
             run.results.extend(ActionResult(a, "dry-run") for a in actions)
             continue
+        if lock is not None and breaker.reason is None:
+            try:
+                lock.keep()
+            except (LockLost, GitLabError) as e:
+                breaker.reason = f"the lock could not be kept: {e}"
         if breaker.reason is not None:
             run.results.extend(ActionResult(a, "skipped", error=breaker.reason) for a in actions)
             run.failures.append((org, f"not attempted: {breaker.reason}"))
