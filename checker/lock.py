@@ -108,32 +108,34 @@ class ReconcileLock:
         """Take the lock, waiting up to ``wait`` seconds. Raises :class:`LockBusy`, or the
         GitLab error when the lock cannot be created at all."""
         waited = 0.0
-        pause = 1.0
+        pause = 0.25
         announced = False
         failures = 0
         change = FileChange(LOCK_FILE, self._content(), "create")
         while True:
-            error: GitLabUnavailable | None = None
-            try:
-                self.port.create_branch_commit(
-                    branch=LOCK_BRANCH,
-                    start_branch=self.default_branch,
-                    message=self._message(),
-                    changes=[change],
-                )
-            except GitLabUnavailable as e:
-                error = e  # it may or may not have been created: the read decides
-            head = self.port.branch_head(LOCK_BRANCH)  # checked after creation, always
+            head = self.port.branch_head(LOCK_BRANCH)
+            if head is None:
+                error: GitLabUnavailable | None = None
+                try:
+                    self.port.create_branch_commit(
+                        branch=LOCK_BRANCH,
+                        start_branch=self.default_branch,
+                        message=self._message(),
+                        changes=[change],
+                    )
+                except GitLabUnavailable as e:
+                    error = e  # it may or may not have been created: the read decides
+                head = self.port.branch_head(LOCK_BRANCH)  # checked after creation, always
+                if head is None:
+                    # released between our attempt and the read (try again at once), or our
+                    # create keeps failing
+                    failures += error is not None
+                    if error is not None and failures >= 3:
+                        raise error
+                    continue
             if self._ours(head):
                 self._take(head)
                 return
-            if head is None:
-                # released between our attempt and the read (try again at once), or our
-                # create keeps failing
-                failures += error is not None
-                if error is not None and failures >= 3:
-                    raise error
-                continue
             if self._stale(head):
                 self.say(f"lock: taking over a stale lock ({self._holder(head)})")
                 taken = self.port.commit_if_unchanged(
