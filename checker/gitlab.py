@@ -245,7 +245,7 @@ class GitLabPort(Protocol):
     def open_issues(self, label: str) -> list[TrackedIssue]: ...
 
     def search_issues(
-        self, text: str, *, label: str, state: IssueState, limit: int = 20
+        self, text: str, *, label: str | None, state: IssueState, limit: int = 20
     ) -> list[TrackedIssue]: ...
 
     def open_merge_requests(self, label: str) -> list[TrackedMergeRequest]: ...
@@ -265,7 +265,12 @@ class GitLabPort(Protocol):
     def create_issue(self, new: NewIssue) -> TrackedIssue: ...
 
     def update_issue(
-        self, iid: int, *, description: str | None = None, state_event: str | None = None
+        self,
+        iid: int,
+        *,
+        description: str | None = None,
+        state_event: str | None = None,
+        add_labels: Sequence[str] = (),
     ) -> None: ...
 
     def recent_notes(self, on: Noteable, iid: int, limit: int = 20) -> list[str]: ...
@@ -431,14 +436,14 @@ class GitLabProject:
             return [self._issue(raw) for raw in self._labelled("issue", label, "opened")]
 
     def search_issues(
-        self, text: str, *, label: str, state: IssueState, limit: int = 20
+        self, text: str, *, label: str | None, state: IssueState, limit: int = 20
     ) -> list[TrackedIssue]:
-        """Issues with ``label`` in ``state`` whose title or description contains ``text``,
-        newest first, at most ``limit`` (one request). Callers confirm matches themselves:
-        GitLab's search is a coarse filter."""
+        """Issues with ``label`` (any labels when None) in ``state`` whose title or description
+        contains ``text``, newest first, at most ``limit`` (one request). Callers confirm
+        matches themselves: GitLab's search is a coarse filter."""
         with self._errors(f"searching issues for {text!r}"):
             found = self._project.issues.list(
-                labels=[label],
+                **({"labels": [label]} if label else {}),
                 state=state,
                 search=text,
                 order_by="created_at",
@@ -539,19 +544,32 @@ class GitLabProject:
         return self._issue(raw)
 
     def update_issue(
-        self, iid: int, *, description: str | None = None, state_event: str | None = None
+        self,
+        iid: int,
+        *,
+        description: str | None = None,
+        state_event: str | None = None,
+        add_labels: Sequence[str] = (),
     ) -> None:
-        self._update("issue", iid, description, state_event)
+        self._update("issue", iid, description, state_event, add_labels)
 
     def _update(
-        self, on: Noteable, iid: int, description: str | None, state_event: str | None
+        self,
+        on: Noteable,
+        iid: int,
+        description: str | None,
+        state_event: str | None,
+        add_labels: Sequence[str] = (),
     ) -> None:
-        """Change an issue's or merge request's description or state (idempotent: retried)."""
+        """Change an issue's or merge request's description, state or labels (idempotent:
+        retried)."""
         data: dict[str, Any] = {}
         if description is not None:
             data["description"] = description
         if state_event is not None:
             data["state_event"] = state_event
+        if add_labels:
+            data["add_labels"] = ",".join(add_labels)
         if not data:
             return
         manager = self._project.issues if on == "issue" else self._project.mergerequests

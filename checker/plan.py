@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from checker import section
 from checker.gitlab import ProjectInfo, TrackedIssue, TrackedMergeRequest
 from checker.models import DriftItem, DriftKind, OrgDrift, OrgSpec, OrgStatus
 from checker.orgwriter import OrgWriteError, adopt
@@ -156,10 +157,13 @@ class Marker:
 
     @classmethod
     def parse(cls, description: str) -> Marker | None:
-        """The marker on the first line, or None. Only the first line counts: outside text,
-        rendered inert further down, can never sit there, so it cannot forge a marker."""
-        first = description.split("\n", 1)[0].strip()
-        m = _MARKER_RE.fullmatch(first)
+        """The marker of the checker's section wherever it sits (see :mod:`checker.section`),
+        or None. Only a line that is exactly a marker counts: outside text, rendered inert, is
+        indented or in a code span and can never form one, so it cannot forge a marker."""
+        cut = section.split(description, _MARKER_RE)
+        if cut is None:
+            return None
+        m = _MARKER_RE.fullmatch(cut.marker)
         if m is None:
             return None
         fields = dict(p.split("=", 1) for p in m.group(1).split(" "))
@@ -184,19 +188,30 @@ class Marker:
 
 
 def body_of(description: str) -> str:
-    """A description written by :func:`with_marker`, without its marker line."""
-    if Marker.parse(description) is None:
-        return description
-    return description.split("\n", 1)[1].lstrip("\n") if "\n" in description else ""
+    """The checker's section of a description, without its marker and end lines."""
+    cut = section.split(description, _MARKER_RE)
+    return description if cut is None else cut.body
+
+
+def outside_of(description: str) -> tuple[str, str]:
+    """What people wrote above and below the checker's section (all of it when there is no
+    section: a description whose marker a person removed is kept whole, above ours)."""
+    cut = section.split(description, _MARKER_RE)
+    if cut is None:
+        return (description.strip("\n"), "")
+    return (cut.before, cut.after)
 
 
 def note_marker(key: str) -> str:
     return f"<!-- {MARKER_TAG} note={key} -->"
 
 
-def with_marker(marker: Marker, body: str) -> str:
-    """A full description: the marker (with the body's hash) and the body."""
-    return f"{replace(marker, body=body_hash(body)).render()}\n\n{body}"
+def with_marker(marker: Marker, body: str, outside: tuple[str, str] = ("", "")) -> str:
+    """A full description: people's text above, the marker (with the body's hash), the body,
+    the end line, people's text below."""
+    return section.compose(
+        replace(marker, body=body_hash(body)).render(), body, outside[0], outside[1]
+    )
 
 
 # --------------------------------------------------------------------------- reports
@@ -260,6 +275,10 @@ class Action:
     provides: str | None = None
     #: text to search for to find what an uncertain create may have stored
     search: str | None = None
+    #: what people wrote above and below the checker's section: kept as it is
+    outside: tuple[str, str] = ("", "")
+    #: labels to put back (a person removed the checker's label)
+    add_labels: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, without bodies (they hold personal data and are in GitLab anyway)."""
@@ -954,6 +973,27 @@ def _change_note(before: Sequence[str], items: Sequence[DriftItem]) -> str:
     return tracker.note("changed", new=new_lines, changed=changed_lines, gone=gone_lines)
 
 
+def _duplicate_dashboards(index: _Index) -> tuple[Action, ...]:
+    """Dashboards beyond the oldest (left by a crash or a race) are closed, linking it."""
+    found = index.issues.get(("dashboard", None), [])
+    if len(found) < 2:
+        return ()
+    keep = found[0][0]
+    return tuple(
+        Action(
+            org="dashboard",
+            target="dashboard",
+            verb="close",
+            summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
+            iid=issue.iid,
+            note=f"Duplicate of {keep.web_url}; closing.\n",
+            note_key=f"duplicate:{keep.iid}",
+            state_event="close",
+        )
+        for issue, _ in found[1:]
+    )
+
+
 def make_plan(
     ctx: PlanContext,
     combined: CombinedReport,
@@ -978,6 +1018,9 @@ def make_plan(
         if plan is not None:
             plans.append(plan)
     dashboard, notice = planner.dashboard()
+    duplicates = _duplicate_dashboards(index)
+    if duplicates:
+        plans.append(OrgPlan("dashboard", "", duplicates))
     notices = [*planner.notices, *([notice] if notice else [])]
     if not combined.complete:
         notices.append(

@@ -225,7 +225,7 @@ class GitLabWriter:
             return None
         fallback = f"{self._info.web_url}/-/issues"
         body = PLACEHOLDER_RE.sub(lambda m: urls.get(m.group(), fallback), action.body)
-        return with_marker(action.marker, body)
+        return with_marker(action.marker, body, action.outside)
 
     # ------------------------------------------------------------------ issues
 
@@ -250,7 +250,12 @@ class GitLabWriter:
         assert action.iid is not None
         if action.note:
             self._note_once(port, "issue", action.iid, action)
-        port.update_issue(action.iid, description=description, state_event=action.state_event)
+        port.update_issue(
+            action.iid,
+            description=description,
+            state_event=action.state_event,
+            add_labels=action.add_labels,
+        )
         return None
 
     def _find_issue(self, port: GitLabPort, action: Action) -> str | None:

@@ -50,7 +50,7 @@ def test_combine_checks_shards_and_duplicates(config_dir: Path) -> None:
             combine(reports)
 
 
-def test_marker_round_trip_and_only_the_first_line_counts() -> None:
+def test_marker_round_trip_and_only_a_line_of_its_own_counts() -> None:
     marker = Marker(
         "org",
         ("global", 5),
@@ -68,8 +68,16 @@ def test_marker_round_trip_and_only_the_first_line_counts() -> None:
         ("notes/c/1/2",),
     )
     assert parsed.acks == marker.acks
-    forged = "Hello\n<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->\n"
-    assert Marker.parse(forged) is None
+    # a person's text above the section does not hide it
+    moved = Marker.parse("Hello\n<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->\n")
+    assert moved is not None and moved.org == ("global", 6)
+    # outside text rendered inert (indented block, code span, table cell) never forms a marker
+    for forged in (
+        "    <!-- zendesk-drift-checker kind=org org=global/6 drift=x -->",
+        "`<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->`",
+        "| `<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->` |",
+    ):
+        assert Marker.parse(f"text\n{forged}\n") is None
     assert Marker.parse("<!-- zendesk-drift-checker kind=nonsense -->") is None
 
 
