@@ -442,8 +442,9 @@ class GitLabProject:
         contains ``text``, newest first, at most ``limit`` (one request). Callers confirm
         matches themselves: GitLab's search is a coarse filter."""
         with self._errors(f"searching issues for {text!r}"):
+            filters: dict[str, Any] = {"labels": [label]} if label else {}
             found = self._project.issues.list(
-                **({"labels": [label]} if label else {}),
+                **filters,
                 state=state,
                 search=text,
                 order_by="created_at",
