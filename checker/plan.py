@@ -226,6 +226,10 @@ class Lookup:
 
     kind: Kind
     org: OrgKey | None = None
+    #: an open issue without the checker's label (found by marker, or by its title)
+    opened: bool = False
+    #: the title the checker gives it, for the fallback
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,11 +359,15 @@ class _Index:
 
     def __init__(self, state: GitLabState) -> None:
         self.issues: dict[tuple[str, OrgKey | None], list[tuple[TrackedIssue, Marker]]] = {}
+        #: open labelled issues whose marker a person removed, by title (the fallback)
+        self.by_title: dict[str, TrackedIssue] = {}
         for source in (state.issues, state.ops_issues):
             for issue in source:
                 marker = Marker.parse(issue.description)
                 if marker is not None and issue.is_open:
                     self.issues.setdefault((marker.kind, marker.org), []).append((issue, marker))
+                elif marker is None and issue.is_open:
+                    self.by_title.setdefault(issue.title, issue)
         for found in self.issues.values():
             found.sort(key=lambda pair: pair[0].iid)
         self.mrs: dict[OrgKey, list[tuple[TrackedMergeRequest, Marker | None]]] = {}
@@ -413,6 +421,28 @@ class _Planner:
             self.lookups.append(lookup)
             return False, None
         return True, self.state.history[lookup]
+
+    def _unlisted(
+        self, kind: Kind, key: OrgKey | None, title: str
+    ) -> tuple[bool, tuple[TrackedIssue, Marker] | None]:
+        """An open issue of ``kind`` for ``key`` that the labelled listing did not show as
+        ours: a person removed its label, or its marker (then it is known by its title).
+        (answered, (issue, marker) or None); unanswered means a lookup is pending."""
+        labelled = self.index.by_title.get(title)
+        if labelled is not None:
+            return True, (labelled, Marker(kind, key))
+        lookup = Lookup(kind, key, opened=True, title=title)
+        if lookup not in self.state.history:
+            self.lookups.append(lookup)
+            # asked in the same round: whether a person closed it, needed when none is open
+            closed = Lookup(kind, key)
+            if closed not in self.state.history and (kind, key) not in self.index.acks:
+                self.lookups.append(closed)
+            return False, None
+        found = self.state.history[lookup]
+        if not isinstance(found, TrackedIssue) or not found.is_open:
+            return True, None
+        return True, (found, Marker.parse(found.description) or Marker(kind, key))
 
     def _person_closed(self, kind: Kind, key: OrgKey, drift: str) -> tuple[bool, Any]:
         """Whether a person closed this org's ``kind`` thing while drift ``drift`` persisted:
@@ -504,6 +534,7 @@ class _Planner:
                         note=tracker.note("removed"),
                         note_key=f"removed:{marker.drift}",
                         body=body_of(issue.description),
+                        outside=outside_of(issue.description),
                         marker=replace(marker, drift=RESOLVED),
                         state_event="close",
                         search=str(key[1]),
@@ -527,6 +558,7 @@ class _Planner:
             note=tracker.note("resolved", file=org.file, date=self.combined.checked_on or None),
             note_key=f"resolved:{marker.drift}",
             body=body_of(issue.description),
+            outside=outside_of(issue.description),
             marker=replace(marker, drift=RESOLVED),
             state_event="close",
         )
@@ -574,6 +606,16 @@ class _Planner:
             self._clear_ack(kind, key)
             return None
         fingerprints = tuple(item_fingerprint(i) for i in items)
+        restore: tuple[str, ...] = ()
+        ack = self.index.acks.get((kind, key))
+        decided_before = ack is not None and ack.drift == drift
+        if not found and needed and not decided_before:
+            answered, unlisted = self._unlisted(kind, key, title)
+            if not answered:
+                return placeholder(kind, key)
+            if unlisted is not None:
+                found = [unlisted]
+                restore = tuple(lb for lb in self.labels[:1] if lb not in unlisted[0].labels)
         if found:
             issue, marker = found[0]
             project = self.state.ops_project if kind == "ops" else self.state.project
@@ -583,10 +625,10 @@ class _Planner:
                 else None
             )
             body = render_body(follows_url)
-            if marker.body == body_hash(body) and marker.drift == drift:
+            if marker.body == body_hash(body) and marker.drift == drift and not restore:
                 return issue.web_url
             note = None
-            if marker.drift != drift:
+            if marker.drift != drift and marker.drift:
                 note = _change_note(marker.items, items)
             out.append(
                 Action(
@@ -597,13 +639,16 @@ class _Planner:
                         f"update #{issue.iid}: the drift changed"
                         if note
                         else f"update #{issue.iid}: new description"
-                    ),
+                    )
+                    + (f" and put label {restore[0]} back" if restore else ""),
                     iid=issue.iid,
                     body=body,
                     marker=Marker(kind, key, drift, items=fingerprints, follows=marker.follows),
                     note=note,
                     note_key=f"changed:{drift}" if note else None,
                     search=str(key[1]),
+                    outside=outside_of(issue.description),
+                    add_labels=restore,
                 )
             )
             return issue.web_url
@@ -727,6 +772,7 @@ class _Planner:
             note=tracker.note(reason, file=file),
             note_key=f"{reason}:{marker.drift if marker else ''}",
             body=body_of(mr.description) if marker is not None else None,
+            outside=outside_of(mr.description) if marker is not None else ("", ""),
             marker=replace(marker, drift=RESOLVED) if marker is not None else None,
             state_event="close",
             branch=mr.source_branch,
@@ -793,6 +839,7 @@ class _Planner:
                     iid=mr.iid,
                     body=body,
                     marker=marker,
+                    outside=outside_of(mr.description) if old is not None else ("", ""),
                     note=tracker.note("mr-updated") if not same_file else None,
                     note_key=f"mr-updated:{content_hash}" if not same_file else None,
                     branch=branch,
@@ -872,12 +919,21 @@ class _Planner:
         marker = Marker("dashboard", acks=acks)
         title = self.settings.gitlab.dashboard_title
         current = self.index.dashboard
+        restore: tuple[str, ...] = ()
+        if current is None:
+            answered, unlisted = self._unlisted("dashboard", None, title)
+            if not answered:
+                return None, None
+            if unlisted is not None:
+                current = unlisted
+                restore = tuple(lb for lb in self.labels[:1] if lb not in unlisted[0].labels)
         if current is not None:
             issue, old = current
             if (
                 old.body == body_hash(body)
                 and old.acks == acks
                 and PLACEHOLDER_RE.search(body) is None
+                and not restore
             ):
                 return None, None
             return (
@@ -889,6 +945,8 @@ class _Planner:
                     iid=issue.iid,
                     body=body,
                     marker=marker,
+                    outside=outside_of(issue.description),
+                    add_labels=restore,
                 ),
                 None,
             )
@@ -905,6 +963,7 @@ class _Planner:
                     iid=previous.iid,
                     body=body,
                     marker=marker,
+                    outside=outside_of(previous.description),
                     state_event="reopen",
                 ),
                 None,

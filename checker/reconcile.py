@@ -415,6 +415,10 @@ def _answer(
     answers: dict[Lookup, TrackedIssue | TrackedMergeRequest | None] = {}
     groups: dict[str, list[Lookup]] = {}
     for lookup in lookups:
+        if lookup.opened:
+            port = ops if lookup.kind == "ops" and ops is not None else project
+            answers[lookup] = _find_unlisted(port, lookup, settings)
+            continue
         groups.setdefault("mr" if lookup.kind == "adopt" else lookup.kind, []).append(lookup)
     for group, wanted in groups.items():
         port = ops if group == "ops" and ops is not None else project
@@ -437,6 +441,20 @@ def _answer(
                 found_issues = port.search_issues(text, label=label, state="closed")
                 answers[lookup] = _newest_with_marker(found_issues, lookup)
     return answers
+
+
+def _find_unlisted(port: GitLabPort, lookup: Lookup, settings: Settings) -> TrackedIssue | None:
+    """An open issue the labelled listing missed (a person removed the label or the marker):
+    one search, without the label, confirmed by the marker or else by the exact title."""
+    text = settings.gitlab.dashboard_title if lookup.org is None else str(lookup.org[1])
+    by_title: TrackedIssue | None = None
+    for issue in port.search_issues(text, label=None, state="opened"):
+        marker = Marker.parse(issue.description)
+        if marker is not None and (marker.kind, marker.org) == (lookup.kind, lookup.org):
+            return issue
+        if marker is None and lookup.title and issue.title == lookup.title:
+            by_title = by_title or issue
+    return by_title
 
 
 def _print_plan(plan: Plan, out: Callable[[str], None], unchanged: int) -> None:
@@ -528,8 +546,10 @@ def run_reconcile(
         )
         ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
         plan = planning.make_plan(ctx, combined, specs, state)
-        if plan.lookups:
-            history = _answer(plan.lookups, settings, gitlab, ops)
+        for _round in range(3):  # one round answers all in practice; the rest is a safety net
+            if not plan.lookups:
+                break
+            history = {**state.history, **_answer(plan.lookups, settings, gitlab, ops)}
             state = replace(state, history=history)
             plan = planning.make_plan(ctx, combined, specs, state)
         return state, plan
