@@ -306,6 +306,10 @@ class GitLabPort(Protocol):
 
     def file_text(self, path: str, ref: str) -> str | None: ...
 
+    def find_own_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None: ...
+
+    def edit_note(self, on: Noteable, iid: int, note_id: int, body: str) -> None: ...
+
 
 def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:
     """A client for ``config.project``; no request is made until the first call."""
@@ -330,6 +334,7 @@ class GitLabProject:
         self._project = client.projects.get(project, lazy=True)
         self._info: ProjectInfo | None = None
         self._users: dict[str, int | None] = {}
+        self._me: int | None = None
 
     def __repr__(self) -> str:
         return f"GitLabProject({self._ref!r})"
@@ -581,8 +586,19 @@ class GitLabProject:
         with self._errors(f"commenting on {_ref(on, iid)}", write=True):
             self._parent(on, iid).notes.create({"body": body}, retry_transient_errors=False)
 
-    def find_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None:
-        """The oldest note whose first line is ``marker`` (all pages are read)."""
+    def current_user_id(self) -> int:
+        """The id of the token's own user (fetched once)."""
+        if self._me is None:
+            with self._errors("reading the token's user"):
+                self._client.auth()
+            user = self._client.user
+            self._me = int(user.id) if user is not None else 0
+        return self._me
+
+    def find_own_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None:
+        """The oldest note whose first line is ``marker`` and whose author is the token's own
+        user: a look-alike written by anyone else is not ours (all pages are read)."""
+        me = self.current_user_id()
         with self._errors(f"reading notes of {_ref(on, iid)}"):
             for raw in self._parent(on, iid).notes.list(
                 order_by="created_at",
@@ -592,8 +608,10 @@ class GitLabProject:
                 max_retries=MAX_RETRIES,
             ):
                 body = str(raw.body or "")
-                if body.split("\n", 1)[0].strip() == marker:
-                    return TrackedNote(id=int(raw.id), body=body)
+                author = getattr(raw, "author", None) or {}
+                author_id = int(author.get("id", 0)) if isinstance(author, dict) else 0
+                if body.split("\n", 1)[0].strip() == marker and author_id == me:
+                    return TrackedNote(id=int(raw.id), body=body, author_id=author_id)
         return None
 
     def edit_note(self, on: Noteable, iid: int, note_id: int, body: str) -> None:

@@ -283,6 +283,8 @@ class Action:
     outside: tuple[str, str] = ("", "")
     #: labels to put back (a person removed the checker's label)
     add_labels: tuple[str, ...] = ()
+    #: merge requests: the note (edited in place) when the branch holds a person's commits
+    held_note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, without bodies (they hold personal data and are in GitLab anyway)."""
@@ -842,6 +844,7 @@ class _Planner:
                     outside=outside_of(mr.description) if old is not None else ("", ""),
                     note=tracker.note("mr-updated") if not same_file else None,
                     note_key=f"mr-updated:{content_hash}" if not same_file else None,
+                    held_note=tracker.note("mr-held", values=adoption.applied),
                     branch=branch,
                     file_path=path if not same_file else None,
                     content=adoption.text if not same_file else None,

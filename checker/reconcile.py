@@ -17,7 +17,9 @@ what the server may have stored before trying again. Notes carry a key and are n
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -78,6 +80,10 @@ UNAVAILABLE_LIMIT = 3
 CREATE_ATTEMPTS = 3
 #: seconds a run waits for another run's lock before it gives up
 DEFAULT_LOCK_WAIT = 600.0
+#: the last line of every adoption commit: names the file content the checker wrote
+COMMIT_TRAILER = "Zendesk-Drift-Checker"
+#: the key of the one note saying a person's commits hold the adopt branch
+HELD_NOTE = "adopt-held"
 
 Status = Literal["done", "failed", "skipped", "dry-run"]
 
@@ -323,12 +329,23 @@ class GitLabWriter:
             port.update_merge_request(action.iid, description=description, state_event="close")
             return None
         if action.content is not None and action.file_path is not None:
+            ours = _branch_is_ours(port, action.branch, action.file_path)
+            if ours is False:
+                # A person pushed to the branch: never force-push over it.
+                if action.verb == "update" and action.iid is not None and action.held_note:
+                    _upsert_note(port, action.iid, HELD_NOTE, action.held_note)
+                    return None
+                raise GitLabRejected(
+                    f"branch {action.branch} holds commits the checker did not make; "
+                    "it was left as it is (delete it, or open the merge request by hand)"
+                )
             # Rebuilt from the default branch each time: the branch holds exactly one commit
             # on top of it, whatever an earlier (possibly interrupted) run left there.
             port.commit(
                 branch=action.branch,
                 start_branch=self._info.default_branch,
-                message=action.commit_message or "Adopt Zendesk's values",
+                message=(action.commit_message or "Adopt Zendesk's values")
+                + f"\n\n{COMMIT_TRAILER}: {_content_hash(action.content)}",
                 changes=[FileChange(action.file_path, action.content)],
             )
         if action.verb == "update":
@@ -361,6 +378,36 @@ class GitLabWriter:
                 return found
 
         return self._create_once(create, find)
+
+
+def _content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _branch_is_ours(port: GitLabPort, branch: str, path: str) -> bool | None:
+    """Whether ``branch`` holds only what the checker wrote: its head commit carries the
+    checker's trailer, and the org file there is the content that trailer names (a person's
+    commit on top, or an amended file, fails one or the other). None: no such branch."""
+    head = port.branch_head(branch)
+    if head is None:
+        return None
+    found = re.search(rf"^{COMMIT_TRAILER}: ([0-9a-f]{{16}})$", head.message, re.MULTILINE)
+    if found is None:
+        return False
+    text = port.file_text(path, branch)
+    return text is not None and _content_hash(text) == found.group(1)
+
+
+def _upsert_note(port: GitLabPort, iid: int, key: str, body: str) -> None:
+    """One note of the checker's own on merge request ``iid``, created once, then edited in
+    place when its text changes (found by its marker line and by its author)."""
+    marker = note_marker(key)
+    text = f"{marker}\n{body}"
+    existing = port.find_own_note("merge_request", iid, marker)
+    if existing is None:
+        port.add_note("merge_request", iid, text)
+    elif existing.body.strip() != text.strip():
+        port.edit_note("merge_request", iid, existing.id, text)
 
 
 # --------------------------------------------------------------------------- the run

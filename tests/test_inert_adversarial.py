@@ -447,7 +447,7 @@ def test_the_preview_note_starts_with_its_marker(h: str) -> None:
         def __init__(self) -> None:
             self.notes: list[str] = []
 
-        def find_note(self, *_: Any) -> None:
+        def find_own_note(self, *_: Any) -> None:
             return None
 
         def add_note(self, _on: str, _iid: int, body: str) -> None:
