@@ -283,8 +283,10 @@ class Action:
     outside: tuple[str, str] = ("", "")
     #: labels to put back (a person removed the checker's label)
     add_labels: tuple[str, ...] = ()
-    #: merge requests: the note (edited in place) when the branch holds a person's commits
+    #: merge requests: the note (edited in place) when the branch holds a person's commits,
+    #: and the description then (unchanged text, the marker remembering the news was told)
     held_note: str | None = None
+    held_description: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, without bodies (they hold personal data and are in GitLab anyway)."""
@@ -825,9 +827,23 @@ class _Planner:
                     )
                 )
             self.mr_refs[key] = mr.web_url
+            held = f"held/{content_hash}"
+            if old is not None and held in old.items:
+                return  # a person's commits hold the branch, and this news was told already
             same_file = old is not None and old.items == marker.items
             if same_file and old is not None and old.body == body_hash(body):
                 return
+            held_description = (
+                with_marker(
+                    replace(
+                        old, items=(*(i for i in old.items if not i.startswith("held/")), held)
+                    ),
+                    body_of(mr.description),
+                    outside_of(mr.description),
+                )
+                if old is not None
+                else None
+            )
             out.append(
                 Action(
                     org=key_text(key),
@@ -845,6 +861,7 @@ class _Planner:
                     note=tracker.note("mr-updated") if not same_file else None,
                     note_key=f"mr-updated:{content_hash}" if not same_file else None,
                     held_note=tracker.note("mr-held", values=adoption.applied),
+                    held_description=held_description,
                     branch=branch,
                     file_path=path if not same_file else None,
                     content=adoption.text if not same_file else None,

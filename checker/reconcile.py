@@ -334,6 +334,8 @@ class GitLabWriter:
                 # A person pushed to the branch: never force-push over it.
                 if action.verb == "update" and action.iid is not None and action.held_note:
                     _upsert_note(port, action.iid, HELD_NOTE, action.held_note)
+                    if action.held_description is not None:
+                        port.update_merge_request(action.iid, description=action.held_description)
                     return None
                 raise GitLabRejected(
                     f"branch {action.branch} holds commits the checker did not make; "
