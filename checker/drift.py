@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 
+from checker.emails import canonical
 from checker.models import (
     UNMANAGED,
     DriftItem,
@@ -32,7 +33,8 @@ _SPACES = re.compile(r"\s+")
 
 
 def norm_email(value: str) -> str:
-    return value.strip().lower()
+    """Emails are compared in one form: Unicode and punycode domains match (checker.emails)."""
+    return canonical(value)
 
 
 def norm_text(value: object) -> str | None:

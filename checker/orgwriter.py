@@ -23,6 +23,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 
+from checker.emails import canonical
 from checker.models import DriftItem, DriftKind
 
 __all__ = ["Adoption", "OrgWriteError", "adopt"]
@@ -135,10 +136,10 @@ def _project_id(doc: CommentedMap, key: str, value: object) -> str | None:
 
 
 def _email_index(seq: list[Any], email: str, *, in_maps: bool) -> int | None:
-    wanted = email.strip().lower()
+    wanted = canonical(email)
     for i, entry in enumerate(seq):
         value = entry.get("email") if in_maps and isinstance(entry, dict) else entry
-        if isinstance(value, str) and value.strip().lower() == wanted:
+        if isinstance(value, str) and canonical(value) == wanted:
             return i
     return None
 

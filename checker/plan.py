@@ -21,6 +21,7 @@ orchestrator answers them with one request each and plans again with the answers
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -29,9 +30,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from checker import section
+from checker.adoptcheck import REFUSED, checked_adoption
 from checker.gitlab import ProjectInfo, TrackedIssue, TrackedMergeRequest
-from checker.models import DriftItem, DriftKind, OrgDrift, OrgSpec, OrgStatus
-from checker.orgwriter import OrgWriteError, adopt
+from checker.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgSpec, OrgStatus
+from checker.orgwriter import Adoption, OrgWriteError
 from checker.render import inert, tracker
 from checker.reportset import CombinedReport
 from checker.reportset import ReportSetError as ReportSetError
@@ -407,6 +409,8 @@ class _Planner:
     issue_refs: dict[OrgKey, str] = field(default_factory=dict)
     mr_refs: dict[OrgKey, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    #: each org's checked adoption (or why its file cannot be edited), by _check_adoption
+    adoptions: dict[OrgKey, Adoption | str] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -486,10 +490,49 @@ class _Planner:
             self._remember_refs(key)
             return None
         actions: list[Action] = []
+        org = self._check_adoption(key, org)
         ops_url = self._support_ops(key, org, actions)
         issue_url = self._drift_issue(key, org, actions, ops_url)
         self._merge_request(key, org, actions, issue_url)
         return OrgPlan(key_text(key), org.name, tuple(actions)) if actions else None
+
+    def _check_adoption(self, key: OrgKey, org: OrgDrift) -> OrgDrift:
+        """Adopt the Zendesk-owned items as far as the file stays valid (``checker validate``
+        with the same settings, across files). Items that would make it invalid stay on the
+        org's issue as repo-owned drift, with the reason."""
+        spec = self.specs.get(key)
+        items = tracker.zendesk_owned(org)
+        # The file is found from the org key in the current specs, never from the report.
+        text = self.ctx.files.get(spec.path) if spec is not None else None
+        if spec is None or text is None or org.status is not OrgStatus.DRIFTED or not items:
+            return org
+        try:
+            checked = checked_adoption(
+                text,
+                items,
+                path=spec.path,
+                settings=self.settings,
+                others=list(self.specs.values()),
+                today=_day(self.combined.checked_on),
+            )
+        except OrgWriteError as e:
+            self.adoptions[key] = str(e)
+            return org
+        self.adoptions[key] = checked.adoption
+        if not checked.refused:
+            return org
+        refused = {id(item): why for item, why in checked.refused}
+        return replace(
+            org,
+            items=tuple(replace(i, truth="repo") if id(i) in refused else i for i in org.items),
+            info=(
+                *org.info,
+                *(
+                    InfoItem(item.field, item.expected, item.actual, f"{REFUSED}: {why}")
+                    for item, why in checked.refused
+                ),
+            ),
+        )
 
     def _remember_refs(self, key: OrgKey) -> None:
         for issue, _ in self.index.issues.get(("org", key), [])[:1]:
@@ -787,17 +830,12 @@ class _Planner:
         self, key: OrgKey, org: OrgDrift, out: list[Action], issue_url: str | None
     ) -> None:
         found = self.index.mrs.get(key, [])
-        items = tracker.zendesk_owned(org)
         spec = self.specs.get(key)
-        # The file is found from the org key in the current specs, never from the report.
-        text = self.ctx.files.get(spec.path) if spec is not None else None
-        adoption = None
-        if org.status is OrgStatus.DRIFTED and items and text is not None:
-            try:
-                adoption = adopt(text, items)
-            except OrgWriteError as e:
-                self.notices.append(f"{key_text(key)}: no merge request: {e}")
-                return
+        checked = self.adoptions.get(key)
+        if isinstance(checked, str):
+            self.notices.append(f"{key_text(key)}: no merge request: {checked}")
+            return
+        adoption = checked if org.status is OrgStatus.DRIFTED else None
         if adoption is None or not adoption.changed:
             self._clear_ack("adopt", key)
             for mr, marker in found:
@@ -1013,6 +1051,13 @@ class _Planner:
 
     def _acked(self, kind: Kind, key: OrgKey) -> bool:
         return any(a.kind == kind and a.org == key and a.drift != RESOLVED for a in self.acks)
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return dt.date.today()
 
 
 def _ref_cell(url: str | None, acked: bool) -> tracker.Inert:
