@@ -128,8 +128,9 @@ class _Collector:
         actual: Scalar,
         truth: Truth,
         item: str | None = None,
+        name: str | None = None,
     ) -> None:
-        self.items.append(DriftItem(field, kind, expected, actual, truth, item))
+        self.items.append(DriftItem(field, kind, expected, actual, truth, item, name=name))
 
 
 def _compare_scalar(
@@ -305,6 +306,7 @@ def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> None:
                     email,
                     truth("support_contacts_unexpected_in_zendesk"),
                     email,
+                    name=norm_name(present[email].name),
                 )
         # A member without an email (created from a phone call, say) cannot be listed in a
         # file, so it cannot be adopted either: Zendesk needs the change.

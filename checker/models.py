@@ -173,6 +173,8 @@ class DriftItem:
     item: str | None = None
     suppressed_by: str | None = None
     suppressed_until: str | None = None
+    #: a contact Zendesk has and the file does not list: its name in Zendesk (for adoption)
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

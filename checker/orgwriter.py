@@ -154,6 +154,13 @@ def _block_seq(parent: CommentedMap, key: str) -> CommentedSeq:
     return seq
 
 
+def _lists_names(contacts: object) -> bool:
+    """Whether the file lists contacts with names: any entry has one, or there is none yet."""
+    if not isinstance(contacts, list) or not contacts:
+        return True
+    return any(isinstance(c, dict) and c.get("name") for c in contacts)
+
+
 def _apply(doc: CommentedMap, item: DriftItem) -> str | None:
     """Write one item's live value into ``doc``; the reason when it cannot be written."""
     field, kind = item.field, item.kind
@@ -191,7 +198,11 @@ def _apply(doc: CommentedMap, item: DriftItem) -> str | None:
             return None
         if kind is DriftKind.UNEXPECTED_IN_ZENDESK:
             if index is None:
-                _block_seq(doc, "support_contacts").append(CommentedMap([("email", email)]))
+                entry = CommentedMap([("email", email)])
+                if item.name and _lists_names(contacts):
+                    # the contact carries its Zendesk name where the file lists names
+                    entry = CommentedMap([("name", item.name), ("email", email)])
+                _block_seq(doc, "support_contacts").append(entry)
             return None
         if kind is DriftKind.CONTACT_NAME_DIFFERS:
             if index is None:

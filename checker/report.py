@@ -33,6 +33,7 @@ def _item(i: DriftItem) -> dict[str, Any]:
         "item": i.item,
         "suppressed_by": i.suppressed_by,
         "suppressed_until": i.suppressed_until,
+        **({"name": i.name} if i.name is not None else {}),
     }
 
 
@@ -117,6 +118,7 @@ def _parse_item(d: dict[str, Any]) -> DriftItem:
         item=d.get("item"),
         suppressed_by=d.get("suppressed_by"),
         suppressed_until=d.get("suppressed_until"),
+        name=d.get("name"),
     )
 
 
