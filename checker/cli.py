@@ -23,6 +23,7 @@ from checker.models import DriftReport, FetchFailure, FetchState, OrgStatus
 from checker.orgfile import check_org_file
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
+from checker.render.oneline import one_line
 from checker.report import to_json as report_to_json
 from checker.settings import Settings, display_path, load_settings
 from checker.snapshot import SnapshotError
@@ -186,7 +187,7 @@ def _validated(config_dir: Path) -> tuple[Validation, Settings]:
 
 
 def _fail(code: int, message: str) -> Exit:
-    click.echo(f"checker: {message}", err=True)
+    click.echo(f"checker: {one_line(message)}", err=True)
     return Exit(code)
 
 

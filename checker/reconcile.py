@@ -58,6 +58,7 @@ from checker.plan import (
     note_marker,
     with_marker,
 )
+from checker.render.oneline import one_line
 from checker.render.tracker import Links
 from checker.reportset import CombinedReport
 from checker.settings import Settings
@@ -561,7 +562,8 @@ def run_reconcile(
     env = os.environ if environ is None else environ
 
     def say(line: str) -> None:
-        out(gitlab.scrub(line))
+        # one line per fact: names, paths and GitLab's answers cannot forge more lines
+        out(one_line(gitlab.scrub(line)))
 
     combined: CombinedReport = reportset.check_against(
         reports, reportset.combine(reports), settings, specs

@@ -250,3 +250,16 @@ def test_check_against_marks_a_removed_file_stale(run: Runner) -> None:
 
 def test_report_set_error_is_the_one_error_type() -> None:
     assert ReconcileInputError is ReportSetError
+
+
+def test_everything_printed_is_one_line_per_fact(run: Runner) -> None:
+    """Names and values from files, Zendesk or a report cannot forge log lines, move the cursor
+    or read backwards: breaks, controls and bidi overrides are shown as escapes."""
+    s1 = spec(run, 101)
+    hostile = "Evil\nplan: 0 to create\r\x1b[2J\u202etxet\u2028x"
+    org = replace(org_drift(s1, items=[am_id(s1)]), name=hostile)
+    run(report([org, org_drift(spec(run, 102), OrgStatus.IN_SYNC)]))
+    assert any("Evil\\x0aplan: 0 to create\\x0d\\x1b[2J\\u202etxet\\u2028x" in x for x in run.lines)
+    for line in run.lines:
+        assert not any(c in line for c in "\n\r\x1b\u202e\u2028"), line
+    assert [line for line in run.lines if line.startswith("plan:")] == [run.lines[-2]]
