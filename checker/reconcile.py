@@ -590,8 +590,12 @@ def run_reconcile(
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
 
-    def plan_now() -> tuple[GitLabState, Plan]:
+    def plan_now(known: Mapping[Lookup, Any] | None = None) -> tuple[GitLabState, Plan]:
         state = _read_state(settings, gitlab, ops)
+        if known:
+            # Answers about closed and unlabelled issues stay true while we waited: anything
+            # another run created carries the label and is in the fresh listings.
+            state = replace(state, history=dict(known))
         repository_url = (
             settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
         )
@@ -633,7 +637,7 @@ def run_reconcile(
     lock_left: str | None = None
     try:
         if lock is not None:
-            state, plan = plan_now()
+            state, plan = plan_now(state.history)
         touched = {p.org for p in plan.orgs}
         keys = {planning.key_text(k) for k in combined.orgs} | {
             planning.key_text(s.key) for s in specs
