@@ -82,6 +82,11 @@ def _digest(value: Any, size: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
 
 
+def content_digest(text: str) -> str:
+    """The digest of an org file's text that adopt merge request markers record."""
+    return _digest(text)
+
+
 def _item_tuple(i: DriftItem) -> list[Any]:
     return [i.field, i.kind.value, i.item, i.expected, i.actual, i.truth]
 
@@ -289,6 +294,8 @@ class Action:
     #: and the description then (unchanged text, the marker remembering the news was told)
     held_note: str | None = None
     held_description: str | None = None
+    #: the org file digest the merge request's marker recorded (recognises older branches)
+    branch_digest: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, without bodies (they hold personal data and are in GitLab anyway)."""
@@ -900,6 +907,10 @@ class _Planner:
                     note_key=f"mr-updated:{content_hash}" if not same_file else None,
                     held_note=tracker.note("mr-held", values=adoption.applied),
                     held_description=held_description,
+                    branch_digest=next(
+                        (i[5:] for i in (old.items if old else ()) if i.startswith("file/")),
+                        None,
+                    ),
                     branch=branch,
                     file_path=path if not same_file else None,
                     content=adoption.text if not same_file else None,

@@ -85,6 +85,8 @@ DEFAULT_LOCK_WAIT = 600.0
 COMMIT_TRAILER = "Zendesk-Drift-Checker"
 #: the key of the one note saying a person's commits hold the adopt branch
 HELD_NOTE = "adopt-held"
+#: how adoption commits began before they carried the trailer
+LEGACY_SUBJECT = "Adopt Zendesk's values for org "
 
 Status = Literal["done", "failed", "skipped", "dry-run"]
 
@@ -330,7 +332,7 @@ class GitLabWriter:
             port.update_merge_request(action.iid, description=description, state_event="close")
             return None
         if action.content is not None and action.file_path is not None:
-            ours = _branch_is_ours(port, action.branch, action.file_path)
+            ours = _branch_is_ours(port, action.branch, action.file_path, action.branch_digest)
             if ours is False:
                 # A person pushed to the branch: never force-push over it.
                 if action.verb == "update" and action.iid is not None and action.held_note:
@@ -387,16 +389,25 @@ def _content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _branch_is_ours(port: GitLabPort, branch: str, path: str) -> bool | None:
+def _branch_is_ours(
+    port: GitLabPort, branch: str, path: str, legacy_digest: str | None = None
+) -> bool | None:
     """Whether ``branch`` holds only what the checker wrote: its head commit carries the
     checker's trailer, and the org file there is the content that trailer names (a person's
-    commit on top, or an amended file, fails one or the other). None: no such branch."""
+    commit on top, or an amended file, fails one or the other). None: no such branch.
+
+    A branch written before commits carried the trailer counts as ours when its head is the
+    checker's adoption commit (by its message) and the file is what the merge request's marker
+    recorded (``legacy_digest``)."""
     head = port.branch_head(branch)
     if head is None:
         return None
     found = re.search(rf"^{COMMIT_TRAILER}: ([0-9a-f]{{16}})$", head.message, re.MULTILINE)
     if found is None:
-        return False
+        if legacy_digest is None or not head.message.startswith(LEGACY_SUBJECT):
+            return False
+        text = port.file_text(path, branch)
+        return text is not None and planning.content_digest(text) == legacy_digest
     text = port.file_text(path, branch)
     return text is not None and _content_hash(text) == found.group(1)
 

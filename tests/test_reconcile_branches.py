@@ -127,3 +127,16 @@ def test_the_preview_note_is_ours_by_author_not_by_text(server: FakeGitLab) -> N
     lookalike, ours = notes  # type: ignore[misc]
     assert lookalike["body"] == f"{PREVIEW_MARKER}\nI copied the checker's marker."
     assert ours["author_id"] == 1 and "1 org drifted." in ours["body"]
+
+
+def test_a_branch_written_before_the_trailer_existed_is_still_the_checkers(run: Runner) -> None:
+    server = run.server
+    run(adopt(run, "first@org102.example"))  # type: ignore[arg-type]
+    head = next(c for c in server.commits if c["id"] == server.heads[BRANCH])
+    head["message"] = head["message"].split("\n\nZendesk-Drift-Checker:", 1)[0]
+    assert head["message"].startswith("Adopt Zendesk's values for org 102")
+    run(adopt(run, "second@org102.example"))  # type: ignore[arg-type]
+    text = server.file(PATH, BRANCH)
+    assert text is not None and "second@org102.example" in text
+    [mr] = server.merge_requests
+    assert not [n for n in notes_of(mr) if "did not make" in n]
