@@ -159,3 +159,28 @@ def test_a_run_with_nothing_to_do_takes_no_lock(run: Runner) -> None:
     assert [r.path for r in server.reads() if "branches" in r.path] == [
         "/api/v4/projects/7/repository/branches/checker%2Freconcile-lock"
     ]
+
+
+def test_the_holder_refreshes_its_lock_and_stops_when_it_was_taken_over(
+    server: FakeGitLab,
+) -> None:
+    from checker.lock import REFRESH_AFTER, LockLost, ReconcileLock
+    from tests.reconcile_support import port_for
+
+    ticks = [0.0]
+    lock = ReconcileLock(port_for(server), "main", {}, clock=lambda: ticks[0])
+    lock.acquire()
+    first = server.heads[LOCK_BRANCH]
+    lock.keep()  # not due yet: no write
+    assert server.heads[LOCK_BRANCH] == first
+    ticks[0] += REFRESH_AFTER + 1
+    lock.keep()  # due: one compare-and-swap commit on the lock file
+    refreshed = server.heads[LOCK_BRANCH]
+    assert refreshed != first
+    # another run takes the lock over (as if ours had gone stale)
+    server.set_file(LOCK_FILE, "zendesk-drift-checker lock\nrun: other\n", branch=LOCK_BRANCH)
+    ticks[0] += REFRESH_AFTER + 1
+    with pytest.raises(LockLost):
+        lock.keep()
+    lock.release()  # no longer ours: left alone
+    assert server.file(LOCK_FILE, LOCK_BRANCH) == "zendesk-drift-checker lock\nrun: other\n"
