@@ -32,6 +32,7 @@ from typing import Any
 
 from checker.models import DriftReport, Fingerprint, OrgDrift, OrgSpec, OrgStatus
 from checker.report import ReportError, from_dict, summary
+from checker.settings import Settings
 
 __all__ = [
     "CombinedReport",
@@ -111,7 +112,7 @@ def file_hash(path: str | Path) -> str | None:
         return None
 
 
-def fingerprint(settings: object, specs: Sequence[OrgSpec]) -> Fingerprint:
+def fingerprint(settings: Settings, specs: Sequence[OrgSpec]) -> Fingerprint:
     """The fingerprint of a report about ``specs`` made with ``settings``."""
     files = ((_key_text(s.key), file_hash(s.path) or "") for s in specs)
     return Fingerprint(settings_hash(settings), tuple(sorted(files)))
@@ -267,7 +268,7 @@ def _resolved(path: str) -> Path | None:
 def check_against(
     reports: Sequence[DriftReport],
     combined: CombinedReport,
-    settings: Any,
+    settings: Settings,
     specs: Sequence[OrgSpec],
     names: Sequence[str] | None = None,
 ) -> CombinedReport:
@@ -327,7 +328,7 @@ def check_against(
     return dataclasses.replace(combined, orgs=orgs, stale=frozenset(stale))
 
 
-def load(paths: Sequence[Path], settings: Any, specs: Sequence[OrgSpec]) -> CombinedReport:
+def load(paths: Sequence[Path], settings: Settings, specs: Sequence[OrgSpec]) -> CombinedReport:
     """Read drift report files of one run and check them as evidence (see the module
     docstring). The one function to call for report files: raises :class:`ReportSetError`
     naming the first problem; returns the combined set with its stale orgs."""
