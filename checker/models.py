@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from checker.emails import canonical
+
 Severity: TypeAlias = Literal["error", "warning"]
 Truth: TypeAlias = Literal["repo", "zendesk"]
 Scalar: TypeAlias = str | int | float | bool | None
@@ -67,7 +69,8 @@ class Suppression:
             return False
         if self.value is None:
             return True
-        return item_value is not None and item_value.strip().lower() == self.value.strip().lower()
+        # emails compare in one form (case, and Unicode or punycode domains: checker.emails)
+        return item_value is not None and canonical(item_value) == canonical(self.value)
 
 
 @dataclass(frozen=True, slots=True)

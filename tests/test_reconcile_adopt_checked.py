@@ -180,3 +180,15 @@ def test_idn_emails_are_valid_and_equal_in_either_form(
     # an IDN address Zendesk holds is adopted in a form validate accepts
     run(report([org_drift(acme(run), items=[extra_contact(canonical("zoë@bücher.example"))])]))
     assert branch_file_validates(run.server, tmp_path, config_dir)
+
+
+def test_a_suppression_matches_either_form_of_an_idn_email() -> None:
+    from checker.models import Suppression
+
+    ignore = Suppression("support_contacts", "Bot@Bücher.example", "integration user", TODAY)
+    assert ignore.covers("support_contacts", canonical("bot@bücher.example"))
+    assert ignore.covers("support_contacts", "bot@xn--bcher-kva.example")
+    assert not ignore.covers("support_contacts", "bot@bucher.example")
+
+
+TODAY = dt.date(2026, 1, 15)
