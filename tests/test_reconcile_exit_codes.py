@@ -120,3 +120,20 @@ def test_an_internal_error_exits_5_with_or_without_checker_debug(
     assert proc.returncode == 5, proc.stderr
     assert "checker: internal error: ZeroDivisionError: a bug" in proc.stderr
     assert ("Traceback (most recent call last)" in proc.stderr) == bool(debug)
+
+
+def test_a_forged_report_is_refused_with_exit_1_and_one_line(world: World) -> None:
+    import json
+
+    _, _, gl, repo = world
+    made = run(["drift", "--format", "json", "--output", "drift.json"], repo, env(world))
+    assert made.returncode in (0, 3), made.stderr
+    doc = json.loads((repo / "drift.json").read_text())
+    assert doc["fingerprint"]["settings"] and len(doc["fingerprint"]["files"]) == len(doc["orgs"])
+    doc["orgs"][0]["file"] = "/etc/hostname"
+    (repo / "forged.json").write_text(json.dumps(doc))
+    proc = run(["reconcile", "--report", "forged.json"], repo, env(world))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'/etc/hostname', which is not an org file below" in lines[0]
+    assert gl.writes() == [] and gl.issues == []
