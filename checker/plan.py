@@ -1,7 +1,8 @@
 """Drift reports + what GitLab holds now → the GitLab actions to take. Pure: no network, no files.
 
-Each org has at most one open thing per purpose, found again by the hidden marker on the first
-line of its description (never by title):
+Each org has at most one open thing per purpose, found again by the hidden marker of the
+checker's section wherever it sits in the description (:mod:`checker.section`: people may write
+around it), and by its title only when a person removed the marker:
 
 * ``org``: the drift issue in the project (drifted or missing orgs);
 * ``ops``: the support-operations request in ``gitlab.support_ops_project`` (repo-owned drift);

@@ -12,6 +12,13 @@ are not attempted (nothing would succeed). The outcome says whether the run was 
 Reruns are safe: every create is preceded by a lookup (the listings, or a search for the marker),
 creates are sent without client retries, and after an uncertain failure the writer looks for
 what the server may have stored before trying again. Notes carry a key and are not posted twice.
+
+Reports are evidence only when they hold together (:mod:`checker.reportset`): org files are
+found by org key in the current specs, never by a report's path. One writer at a time: a run
+whose plan has writes takes the lock in GitLab (:mod:`checker.lock`), reads and plans again,
+writes, and releases it; a run with nothing to write takes no lock. An adopt branch holding a
+commit the checker did not make is never force-pushed over (one note on the merge request says
+what Zendesk holds now).
 """
 
 from __future__ import annotations
