@@ -48,15 +48,18 @@ support_contacts:
 """
 
 
-def specs_and_files(count: int) -> tuple[list[OrgSpec], dict[str, str]]:
+def specs_and_files(count: int, cfg: Path) -> tuple[list[OrgSpec], dict[str, str]]:
+    """Specs of org files written below ``cfg`` (reconcile holds reports to the files that
+    declare their orgs), and the files' text by repository path."""
     specs: list[OrgSpec] = []
     files: dict[str, str] = {}
     for n in range(1, count + 1):
         path = f"config/orgs/org-{n}.yaml"
         files[path] = ORG_FILE.format(n=n, csm=n % 25, project=100000 + n)
+        (cfg / "orgs" / f"org-{n}.yaml").write_text(files[path], encoding="utf-8")
         specs.append(
             OrgSpec(
-                path=path,
+                path=str(cfg / "orgs" / f"org-{n}.yaml"),
                 org_id=n,
                 instance="global",
                 name=f"Org {n}",
@@ -127,7 +130,7 @@ def main() -> None:
         )
         settings, _ = load_settings(cfg)
         assert settings is not None
-        specs, files = specs_and_files(args.orgs)
+        specs, files = specs_and_files(args.orgs, cfg)
         with FakeGitLab() as server:
             for n in range(25):
                 server.add_user(100 + n, f"csm{n}")

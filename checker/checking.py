@@ -12,11 +12,12 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from checker.drift import build_report
 from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
+from checker.reportset import fingerprint
 from checker.settings import Settings
 from checker.snapshot import LiveState
 from checker.zendesk import (
@@ -215,7 +216,7 @@ def run_drift(
         source = "live"
     if state_out is not None:
         state_out.update(state)
-    return build_report(
+    report = build_report(
         specs,
         state,
         settings,
@@ -227,3 +228,6 @@ def run_drift(
         shard=str(shard) if shard else None,
         generated_at=now().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
+    # What produced the report, so that reconcile can refuse it with other settings and leave
+    # orgs whose files changed since untouched.
+    return replace(report, fingerprint=fingerprint(settings, specs))

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSt
 from checker.orgfile import check_org_file
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
+from checker.render.oneline import one_line
 from checker.report import to_json as report_to_json
 from checker.settings import Settings, display_path, load_settings
 from checker.snapshot import SnapshotError
@@ -268,7 +270,7 @@ def _gitlab_where(environ: Mapping[str, str], mr_iid: int | None = None) -> str:
 
 
 def _fail(code: int, message: str) -> Exit:
-    click.echo(f"checker: {message}", err=True)
+    click.echo(f"checker: {one_line(message)}", err=True)
     return Exit(code)
 
 
@@ -636,16 +638,28 @@ def import_cmd(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the plan carried out (JSON) here, e.g. as a CI artifact.",
 )
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another reconcile run's lock before giving up (exit 4).",
+)
 def reconcile_cmd(
-    config_dir: Path, reports: tuple[Path, ...], dry_run: bool, plan_output: Path | None
+    config_dir: Path,
+    reports: tuple[Path, ...],
+    dry_run: bool,
+    plan_output: Path | None,
+    lock_wait: float,
 ) -> None:
     """Turn drift reports into GitLab issues, merge requests and a dashboard.
 
     Plans every action first (create / update / comment / close, per org), prints the plan,
     then carries it out unless --dry-run. Orgs that could not be checked are left untouched.
-    Exit 0 when done, 1 for bad reports, 2 for missing GitLab settings, 4 when some GitLab
-    action failed (the rest was still done). The Zendesk variables are read only without
-    --report.
+    Exit 0 when done, 1 for bad or untrustworthy reports, 2 for missing GitLab settings or a
+    refused token, 4 when some GitLab action failed (the rest was still done), when another
+    run held the lock, or (without --report) when some org could not be checked.
     """
     from checker import reconcile
     from checker.checking import check_credentials, run_drift, run_limits
@@ -665,9 +679,10 @@ def reconcile_cmd(
         gitlab = reconcile.connect_from_env(os.environ, settings)
     except GitLabError as e:
         raise _fail(EXIT_USAGE, f"{e} ({_gitlab_where(os.environ)})") from None
+    unchecked = 0
     if reports:
         try:
-            loaded = reconcile.load_reports(list(reports))
+            loaded = reconcile.load_reports(list(reports), settings, validation.specs)
         except reconcile.ReconcileInputError as e:
             raise _fail(EXIT_INVALID, str(e)) from None
     else:
@@ -695,6 +710,16 @@ def reconcile_cmd(
         finally:
             progress.close()
         interrupt.check()  # never act on GitLab after an interrupted check
+        # The same plain lines as `checker drift`: what could not be checked, and the totals.
+        for org in loaded[0].orgs:
+            if org.status is OrgStatus.UNKNOWN:
+                click.echo(
+                    f"org {org.org_id} ({drift_text.cell(org.name, 60)}): could not be checked: "
+                    f"{drift_text.cell(org.error, 200)}",
+                    err=True,
+                )
+        click.echo(drift_text.summary_line(loaded[0]), err=True)
+        unchecked = loaded[0].count(OrgStatus.UNKNOWN)
     stale = [r for r in loaded if r.source != "live"]
     if stale and not dry_run:
         raise _fail(
@@ -711,6 +736,7 @@ def reconcile_cmd(
             dry_run=dry_run,
             out=click.echo,
             first_run_gate=True,
+            lock_wait=lock_wait,
         )
     except reconcile.ReconcileInputError as e:
         raise _fail(EXIT_INVALID, str(e)) from None
@@ -724,6 +750,13 @@ def reconcile_cmd(
         _write(plan_output, json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False) + "\n")
         if outcome.first_run is not None:
             _write(plan_output.with_suffix(".md"), outcome.first_run)
+    if outcome.auth_refused:
+        raise _fail(EXIT_USAGE, "GitLab refused the token while writing; see the lines above")
+    if unchecked:
+        # Without --report this run is the drift check too: exit as `checker drift` would.
+        raise _fail(
+            EXIT_UNKNOWN, f"{unchecked} org(s) could not be checked; they were left as they are"
+        )
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
 
 
@@ -929,9 +962,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("checker: interrupted", err=True)
         sys.exit(EXIT_SIGINT)
-    except Exception as e:  # a bug: one line, the traceback only on request
+    except Exception as e:  # a bug: one line, the traceback only on request; exit 5 either way
         if os.environ.get("CHECKER_DEBUG"):
-            raise
+            traceback.print_exc()
         click.echo(
             f"checker: internal error: {type(e).__name__}: {e} "
             "(set CHECKER_DEBUG=1 for the traceback, and please report it)",

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 
+from checker.emails import canonical
 from checker.models import (
     UNMANAGED,
     DriftItem,
@@ -32,7 +33,8 @@ _SPACES = re.compile(r"\s+")
 
 
 def norm_email(value: str) -> str:
-    return value.strip().lower()
+    """Emails are compared in one form: Unicode and punycode domains match (checker.emails)."""
+    return canonical(value)
 
 
 def norm_text(value: object) -> str | None:
@@ -126,8 +128,9 @@ class _Collector:
         actual: Scalar,
         truth: Truth,
         item: str | None = None,
+        name: str | None = None,
     ) -> None:
-        self.items.append(DriftItem(field, kind, expected, actual, truth, item))
+        self.items.append(DriftItem(field, kind, expected, actual, truth, item, name=name))
 
 
 def _compare_scalar(
@@ -327,6 +330,7 @@ def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> list[InfoI
                     email,
                     truth("support_contacts_unexpected_in_zendesk"),
                     email,
+                    name=norm_name(present[email].name),
                 )
         # A member without an email (created from a phone call, say) cannot be listed in a
         # file, so it cannot be adopted either: Zendesk needs the change, or an ignore entry

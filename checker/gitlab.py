@@ -24,6 +24,7 @@ import requests
 from checker.transport import DeadlineAdapter
 
 __all__ = [
+    "CommitInfo",
     "FileChange",
     "GitLabAuthError",
     "GitLabConfig",
@@ -137,6 +138,20 @@ class TrackedMergeRequest:
 class TrackedNote:
     id: int
     body: str
+    #: the note's author (user id); 0 when GitLab did not say
+    author_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """A commit as the checker needs it: to recognise its own and to judge a lock's age."""
+
+    id: str
+    message: str
+    #: when GitLab recorded it (ISO 8601, the server's clock)
+    committed_date: str
+    author_email: str = ""
+    parent_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +247,7 @@ class GitLabPort(Protocol):
     def open_issues(self, label: str) -> list[TrackedIssue]: ...
 
     def search_issues(
-        self, text: str, *, label: str, state: IssueState, limit: int = 20
+        self, text: str, *, label: str | None, state: IssueState, limit: int = 20
     ) -> list[TrackedIssue]: ...
 
     def open_merge_requests(self, label: str) -> list[TrackedMergeRequest]: ...
@@ -252,7 +267,12 @@ class GitLabPort(Protocol):
     def create_issue(self, new: NewIssue) -> TrackedIssue: ...
 
     def update_issue(
-        self, iid: int, *, description: str | None = None, state_event: str | None = None
+        self,
+        iid: int,
+        *,
+        description: str | None = None,
+        state_event: str | None = None,
+        add_labels: Sequence[str] = (),
     ) -> None: ...
 
     def recent_notes(self, on: Noteable, iid: int, limit: int = 20) -> list[str]: ...
@@ -275,6 +295,22 @@ class GitLabPort(Protocol):
     ) -> None: ...
 
     def delete_branch(self, branch: str) -> None: ...
+
+    def branch_head(self, branch: str) -> CommitInfo | None: ...
+
+    def create_branch_commit(
+        self, *, branch: str, start_branch: str, message: str, changes: Sequence[FileChange]
+    ) -> CommitInfo | None: ...
+
+    def commit_if_unchanged(
+        self, *, branch: str, message: str, change: FileChange, last_commit_id: str
+    ) -> CommitInfo | None: ...
+
+    def file_text(self, path: str, ref: str) -> str | None: ...
+
+    def find_own_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None: ...
+
+    def edit_note(self, on: Noteable, iid: int, note_id: int, body: str) -> None: ...
 
 
 def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:
@@ -304,6 +340,7 @@ class GitLabProject:
         self._project = client.projects.get(project, lazy=True)
         self._info: ProjectInfo | None = None
         self._users: dict[str, int | None] = {}
+        self._me: int | None = None
 
     def __repr__(self) -> str:
         return f"GitLabProject({self._ref!r})"
@@ -410,14 +447,15 @@ class GitLabProject:
             return [self._issue(raw) for raw in self._labelled("issue", label, "opened")]
 
     def search_issues(
-        self, text: str, *, label: str, state: IssueState, limit: int = 20
+        self, text: str, *, label: str | None, state: IssueState, limit: int = 20
     ) -> list[TrackedIssue]:
-        """Issues with ``label`` in ``state`` whose title or description contains ``text``,
-        newest first, at most ``limit`` (one request). Callers confirm matches themselves:
-        GitLab's search is a coarse filter."""
+        """Issues with ``label`` (any labels when None) in ``state`` whose title or description
+        contains ``text``, newest first, at most ``limit`` (one request). Callers confirm
+        matches themselves: GitLab's search is a coarse filter."""
         with self._errors(f"searching issues for {text!r}"):
+            filters: dict[str, Any] = {"labels": [label]} if label else {}
             found = self._project.issues.list(
-                labels=[label],
+                **filters,
                 state=state,
                 search=text,
                 order_by="created_at",
@@ -518,19 +556,32 @@ class GitLabProject:
         return self._issue(raw)
 
     def update_issue(
-        self, iid: int, *, description: str | None = None, state_event: str | None = None
+        self,
+        iid: int,
+        *,
+        description: str | None = None,
+        state_event: str | None = None,
+        add_labels: Sequence[str] = (),
     ) -> None:
-        self._update("issue", iid, description, state_event)
+        self._update("issue", iid, description, state_event, add_labels)
 
     def _update(
-        self, on: Noteable, iid: int, description: str | None, state_event: str | None
+        self,
+        on: Noteable,
+        iid: int,
+        description: str | None,
+        state_event: str | None,
+        add_labels: Sequence[str] = (),
     ) -> None:
-        """Change an issue's or merge request's description or state (idempotent: retried)."""
+        """Change an issue's or merge request's description, state or labels (idempotent:
+        retried)."""
         data: dict[str, Any] = {}
         if description is not None:
             data["description"] = description
         if state_event is not None:
             data["state_event"] = state_event
+        if add_labels:
+            data["add_labels"] = ",".join(add_labels)
         if not data:
             return
         manager = self._project.issues if on == "issue" else self._project.mergerequests
@@ -541,8 +592,19 @@ class GitLabProject:
         with self._errors(f"commenting on {_ref(on, iid)}", write=True):
             self._parent(on, iid).notes.create({"body": body}, retry_transient_errors=False)
 
-    def find_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None:
-        """The oldest note whose first line is ``marker`` (all pages are read)."""
+    def current_user_id(self) -> int:
+        """The id of the token's own user (fetched once)."""
+        if self._me is None:
+            with self._errors("reading the token's user"):
+                self._client.auth()
+            user = self._client.user
+            self._me = int(user.id) if user is not None else 0
+        return self._me
+
+    def find_own_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None:
+        """The oldest note whose first line is ``marker`` and whose author is the token's own
+        user: a look-alike written by anyone else is not ours (all pages are read)."""
+        me = self.current_user_id()
         with self._errors(f"reading notes of {_ref(on, iid)}"):
             for raw in self._parent(on, iid).notes.list(
                 order_by="created_at",
@@ -552,8 +614,10 @@ class GitLabProject:
                 max_retries=MAX_RETRIES,
             ):
                 body = str(raw.body or "")
-                if body.split("\n", 1)[0].strip() == marker:
-                    return TrackedNote(id=int(raw.id), body=body)
+                author = getattr(raw, "author", None) or {}
+                author_id = int(author.get("id", 0)) if isinstance(author, dict) else 0
+                if body.split("\n", 1)[0].strip() == marker and author_id == me:
+                    return TrackedNote(id=int(raw.id), body=body, author_id=author_id)
         return None
 
     def edit_note(self, on: Noteable, iid: int, note_id: int, body: str) -> None:
@@ -610,6 +674,83 @@ class GitLabProject:
         """Delete ``branch``; a branch that is already gone is fine."""
         with contextlib.suppress(GitLabNotFound), self._errors(f"deleting branch {branch}"):
             self._project.branches.delete(branch, max_retries=MAX_RETRIES)
+
+    # ------------------------------------------------------------------ branches as facts
+
+    @staticmethod
+    def _commit_info(raw: Any) -> CommitInfo:
+        get = raw.get if isinstance(raw, dict) else lambda k, d=None: getattr(raw, k, d)
+        return CommitInfo(
+            id=str(get("id", "")),
+            message=str(get("message", "") or ""),
+            committed_date=str(get("committed_date", "") or get("created_at", "") or ""),
+            author_email=str(get("author_email", "") or ""),
+            parent_ids=tuple(str(p) for p in (get("parent_ids", None) or ())),
+        )
+
+    def branch_head(self, branch: str) -> CommitInfo | None:
+        """The commit ``branch`` points at, None when there is no such branch (one request)."""
+        try:
+            with self._errors(f"reading branch {branch}"):
+                raw = self._project.branches.get(branch, max_retries=MAX_RETRIES)
+        except GitLabNotFound:
+            return None
+        return self._commit_info(raw.commit)
+
+    def create_branch_commit(
+        self, *, branch: str, start_branch: str, message: str, changes: Sequence[FileChange]
+    ) -> CommitInfo | None:
+        """Create ``branch`` from ``start_branch`` with one commit, only if it does not exist
+        (GitLab refuses the commit then: None). Sent once; after an uncertain failure the
+        caller reads the branch to see whose commit is there."""
+        data = {
+            "branch": branch,
+            "start_branch": start_branch,
+            "commit_message": message,
+            "actions": [
+                {"action": c.action, "file_path": c.path, "content": c.content} for c in changes
+            ],
+        }
+        try:
+            with self._errors(f"creating branch {branch}", write=True):
+                raw = self._project.commits.create(data, retry_transient_errors=False)
+        except GitLabRejected:
+            return None  # the branch exists
+        return self._commit_info(raw.attributes)
+
+    def commit_if_unchanged(
+        self, *, branch: str, message: str, change: FileChange, last_commit_id: str
+    ) -> CommitInfo | None:
+        """One commit on ``branch`` changing one file, only if the file's last commit is still
+        ``last_commit_id`` (compare-and-swap through the commits API); None when it is not."""
+        data = {
+            "branch": branch,
+            "commit_message": message,
+            "actions": [
+                {
+                    "action": change.action,
+                    "file_path": change.path,
+                    "content": change.content,
+                    "last_commit_id": last_commit_id,
+                }
+            ],
+        }
+        try:
+            with self._errors(f"committing to {branch}", write=True):
+                raw = self._project.commits.create(data, retry_transient_errors=False)
+        except (GitLabRejected, GitLabNotFound):
+            return None
+        return self._commit_info(raw.attributes)
+
+    def file_text(self, path: str, ref: str) -> str | None:
+        """A file's text on ``ref``; None when it is not there (one request)."""
+        try:
+            with self._errors(f"reading {path} on {ref}"):
+                raw = self._project.files.raw(file_path=path, ref=ref, max_retries=MAX_RETRIES)
+        except GitLabNotFound:
+            return None
+        data = raw if isinstance(raw, bytes) else bytes(raw or b"")
+        return data.decode("utf-8", "replace")
 
 
 def _fits(pages: Any, max_pages: int) -> bool:

@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from checker.emails import canonical
+
 Severity: TypeAlias = Literal["error", "warning"]
 Truth: TypeAlias = Literal["repo", "zendesk"]
 Scalar: TypeAlias = str | int | float | bool | None
@@ -67,7 +69,8 @@ class Suppression:
             return False
         if self.value is None:
             return True
-        return item_value is not None and item_value.strip().lower() == self.value.strip().lower()
+        # emails compare in one form (case, and Unicode or punycode domains: checker.emails)
+        return item_value is not None and canonical(item_value) == canonical(self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +183,8 @@ class DriftItem:
     item: str | None = None
     suppressed_by: str | None = None
     suppressed_until: str | None = None
+    #: a contact Zendesk has and the file does not list: its name in Zendesk (for adoption)
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +213,15 @@ class OrgDrift:
 
 
 @dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What produced a report: a hash of the settings that decide drift, and the hash of each
+    checked org file by org key (``instance/org_id``). See :mod:`checker.reportset`."""
+
+    settings: str
+    files: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DriftReport:
     orgs: tuple[OrgDrift, ...]
     zendesk_requests: int = 0
@@ -219,6 +233,8 @@ class DriftReport:
     shard: str | None = None
     generated_at: str = ""
     checked_on: str = ""
+    #: None for a report made in memory by this run (it is fresh by construction)
+    fingerprint: Fingerprint | None = None
 
     def count(self, status: OrgStatus) -> int:
         return sum(1 for o in self.orgs if o.status is status)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from checker.emails import canonical
 from checker.models import UNMANAGED, Contact, Finding, OrgSpec, Suppression
 from checker.schema import ORG_SCHEMA, checked_view, dotted
 from checker.settings import Settings
@@ -219,7 +220,7 @@ def _rules(
     contacts = d.get("support_contacts") or []
     seen: dict[str, int] = {}
     for i, c in enumerate(contacts):
-        email = c["email"].strip().lower()
+        email = canonical(c["email"])
         if email in seen:
             first = loaded.pos(("support_contacts", seen[email], "email")).line
             at(
@@ -249,7 +250,7 @@ def _rules(
         devs = cmp_.get("developers") or []
         dev_seen: dict[str, int] = {}
         for i, email in enumerate(devs):
-            key = email.strip().lower()
+            key = canonical(email)
             if key in dev_seen:
                 first = loaded.pos(("contact_management_project", "developers", dev_seen[key])).line
                 at(

@@ -23,6 +23,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 
+from checker.emails import canonical
 from checker.models import DriftItem, DriftKind
 
 __all__ = ["Adoption", "OrgWriteError", "adopt"]
@@ -135,10 +136,10 @@ def _project_id(doc: CommentedMap, key: str, value: object) -> str | None:
 
 
 def _email_index(seq: list[Any], email: str, *, in_maps: bool) -> int | None:
-    wanted = email.strip().lower()
+    wanted = canonical(email)
     for i, entry in enumerate(seq):
         value = entry.get("email") if in_maps and isinstance(entry, dict) else entry
-        if isinstance(value, str) and value.strip().lower() == wanted:
+        if isinstance(value, str) and canonical(value) == wanted:
             return i
     return None
 
@@ -151,6 +152,13 @@ def _block_seq(parent: CommentedMap, key: str) -> CommentedSeq:
     if not seq:
         seq.fa.set_block_style()  # ``[]`` gains its first entry as a block list
     return seq
+
+
+def _lists_names(contacts: object) -> bool:
+    """Whether the file lists contacts with names: any entry has one, or there is none yet."""
+    if not isinstance(contacts, list) or not contacts:
+        return True
+    return any(isinstance(c, dict) and c.get("name") for c in contacts)
 
 
 def _apply(doc: CommentedMap, item: DriftItem) -> str | None:
@@ -190,7 +198,11 @@ def _apply(doc: CommentedMap, item: DriftItem) -> str | None:
             return None
         if kind is DriftKind.UNEXPECTED_IN_ZENDESK:
             if index is None:
-                _block_seq(doc, "support_contacts").append(CommentedMap([("email", email)]))
+                entry = CommentedMap([("email", email)])
+                if item.name and _lists_names(contacts):
+                    # the contact carries its Zendesk name where the file lists names
+                    entry = CommentedMap([("name", item.name), ("email", email)])
+                _block_seq(doc, "support_contacts").append(entry)
             return None
         if kind is DriftKind.CONTACT_NAME_DIFFERS:
             if index is None:

@@ -1,7 +1,8 @@
 """Drift reports + what GitLab holds now → the GitLab actions to take. Pure: no network, no files.
 
-Each org has at most one open thing per purpose, found again by the hidden marker on the first
-line of its description (never by title):
+Each org has at most one open thing per purpose, found again by the hidden marker of the
+checker's section wherever it sits in the description (:mod:`checker.section`: people may write
+around it), and by its title only when a person removed the marker:
 
 * ``org``: the drift issue in the project (drifted or missing orgs);
 * ``ops``: the support-operations request in ``gitlab.support_ops_project`` (repo-owned drift);
@@ -21,6 +22,7 @@ orchestrator answers them with one request each and plans again with the answers
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -28,10 +30,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from checker import section
+from checker.adoptcheck import REFUSED, checked_adoption
 from checker.gitlab import ProjectInfo, TrackedIssue, TrackedMergeRequest
-from checker.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgSpec, OrgStatus
-from checker.orgwriter import OrgWriteError, adopt
+from checker.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgSpec, OrgStatus
+from checker.orgwriter import Adoption, OrgWriteError
 from checker.render import inert, tracker
+from checker.reportset import CombinedReport
+from checker.reportset import ReportSetError as ReportSetError
+from checker.reportset import combine as combine
 from checker.settings import Settings
 
 OrgKey = tuple[str, int]
@@ -52,10 +59,6 @@ _KIND_CODE = {
     DriftKind.CONTACT_NAME_DIFFERS: "n",
     DriftKind.CONTACT_SUSPENDED: "s",
 }
-
-
-class ReportSetError(Exception):
-    """The drift reports given do not form one usable set: the one-line reason."""
 
 
 # --------------------------------------------------------------------------- keys & hashes
@@ -79,6 +82,11 @@ def branch_for(key: OrgKey) -> str:
 def _digest(value: Any, size: int = 16) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
+
+
+def content_digest(text: str) -> str:
+    """The digest of an org file's text that adopt merge request markers record."""
+    return _digest(text)
 
 
 def _item_tuple(i: DriftItem) -> list[Any]:
@@ -158,10 +166,13 @@ class Marker:
 
     @classmethod
     def parse(cls, description: str) -> Marker | None:
-        """The marker on the first line, or None. Only the first line counts: outside text,
-        rendered inert further down, can never sit there, so it cannot forge a marker."""
-        first = description.split("\n", 1)[0].strip()
-        m = _MARKER_RE.fullmatch(first)
+        """The marker of the checker's section wherever it sits (see :mod:`checker.section`),
+        or None. Only a line that is exactly a marker counts: outside text, rendered inert, is
+        indented or in a code span and can never form one, so it cannot forge a marker."""
+        cut = section.split(description, _MARKER_RE)
+        if cut is None:
+            return None
+        m = _MARKER_RE.fullmatch(cut.marker)
         if m is None:
             return None
         fields = dict(p.split("=", 1) for p in m.group(1).split(" "))
@@ -186,95 +197,33 @@ class Marker:
 
 
 def body_of(description: str) -> str:
-    """A description written by :func:`with_marker`, without its marker line."""
-    if Marker.parse(description) is None:
-        return description
-    return description.split("\n", 1)[1].lstrip("\n") if "\n" in description else ""
+    """The checker's section of a description, without its marker and end lines."""
+    cut = section.split(description, _MARKER_RE)
+    return description if cut is None else cut.body
+
+
+def outside_of(description: str) -> tuple[str, str]:
+    """What people wrote above and below the checker's section (all of it when there is no
+    section: a description whose marker a person removed is kept whole, above ours)."""
+    cut = section.split(description, _MARKER_RE)
+    if cut is None:
+        return (description.strip("\n"), "")
+    return (cut.before, cut.after)
 
 
 def note_marker(key: str) -> str:
     return f"<!-- {MARKER_TAG} note={key} -->"
 
 
-def with_marker(marker: Marker, body: str) -> str:
-    """A full description: the marker (with the body's hash) and the body."""
-    return f"{replace(marker, body=body_hash(body)).render()}\n\n{body}"
+def with_marker(marker: Marker, body: str, outside: tuple[str, str] = ("", "")) -> str:
+    """A full description: people's text above, the marker (with the body's hash), the body,
+    the end line, people's text below."""
+    return section.compose(
+        replace(marker, body=body_hash(body)).render(), body, outside[0], outside[1]
+    )
 
 
 # --------------------------------------------------------------------------- reports
-
-
-@dataclass(frozen=True, slots=True)
-class CombinedReport:
-    """The shard reports of one run, merged. ``complete``: every declared org was checked."""
-
-    orgs: Mapping[OrgKey, OrgDrift]
-    complete: bool
-    checked_on: str = ""
-    #: why the set is not complete (for the plan's output), None when it is
-    partial_reason: str | None = None
-
-
-def _parse_shard(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-    if m is None or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise ReportSetError(f"shard {text!r} is not I/N with 1 <= I <= N")
-    return int(m.group(1)), int(m.group(2))
-
-
-def combine(reports: Sequence[DriftReport], names: Sequence[str] | None = None) -> CombinedReport:
-    """Merge the shard reports of one run. Raises :class:`ReportSetError` for a missing or
-    repeated shard, shards of different runs, or an org in two reports."""
-    if not reports:
-        raise ReportSetError("no drift report given")
-    label = list(names) if names is not None else [f"report {n + 1}" for n in range(len(reports))]
-    shards: dict[int, str] = {}
-    total: int | None = None
-    if len(reports) > 1 or reports[0].shard is not None:
-        for name, r in zip(label, reports, strict=True):
-            if r.shard is None:
-                raise ReportSetError(
-                    f"{name} has no shard, but several reports were given: "
-                    "pass the shard reports of one run, or one full report"
-                )
-            index, count = _parse_shard(r.shard)
-            if total is not None and count != total:
-                raise ReportSetError(
-                    f"{name} is shard {r.shard} but another report is of {total} shards: "
-                    "the reports come from different runs"
-                )
-            total = count
-            if index in shards:
-                raise ReportSetError(
-                    f"shard {index}/{count} is given twice ({shards[index]}, {name})"
-                )
-            shards[index] = name
-        assert total is not None
-        missing = [f"{i}/{total}" for i in range(1, total + 1) if i not in shards]
-        if missing:
-            raise ReportSetError(
-                f"shard {', '.join(missing)} missing: pass every shard report of the run"
-            )
-    orgs: dict[OrgKey, OrgDrift] = {}
-    where: dict[OrgKey, str] = {}
-    for name, r in zip(label, reports, strict=True):
-        for o in r.orgs:
-            key = (o.instance, o.org_id)
-            if key in orgs:
-                raise ReportSetError(
-                    f"org {key_text(key)} is in two reports ({where[key]} and {name})"
-                )
-            orgs[key] = o
-            where[key] = name
-    partial = [name for name, r in zip(label, reports, strict=True) if r.scope != "full"]
-    return CombinedReport(
-        orgs=orgs,
-        complete=not partial,
-        checked_on=max((r.checked_on for r in reports), default=""),
-        partial_reason=(
-            None if not partial else f"{', '.join(partial)} checked a selection of orgs only"
-        ),
-    )
 
 
 # --------------------------------------------------------------------------- GitLab state
@@ -286,6 +235,10 @@ class Lookup:
 
     kind: Kind
     org: OrgKey | None = None
+    #: an open issue without the checker's label (found by marker, or by its title)
+    opened: bool = False
+    #: the title the checker gives it, for the fallback
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +288,16 @@ class Action:
     provides: str | None = None
     #: text to search for to find what an uncertain create may have stored
     search: str | None = None
+    #: what people wrote above and below the checker's section: kept as it is
+    outside: tuple[str, str] = ("", "")
+    #: labels to put back (a person removed the checker's label)
+    add_labels: tuple[str, ...] = ()
+    #: merge requests: the note (edited in place) when the branch holds a person's commits,
+    #: and the description then (unchanged text, the marker remembering the news was told)
+    held_note: str | None = None
+    held_description: str | None = None
+    #: the org file digest the merge request's marker recorded (recognises older branches)
+    branch_digest: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able, without bodies (they hold personal data and are in GitLab anyway)."""
@@ -393,13 +356,15 @@ class PlanContext:
     files: Mapping[str, str] = field(default_factory=dict)
 
 
-def files_needed(combined: CombinedReport) -> list[str]:
-    """Paths of org files the planner will read: those with Zendesk-owned drift."""
+def files_needed(combined: CombinedReport, specs: Sequence[OrgSpec]) -> list[str]:
+    """Paths of org files the planner will read: those with Zendesk-owned drift. Taken from the
+    current specs by org key, never from a report."""
+    by_key = {s.key: s.path for s in specs}
     return sorted(
         {
-            o.file
-            for o in combined.orgs.values()
-            if o.status is OrgStatus.DRIFTED and tracker.zendesk_owned(o)
+            by_key[k]
+            for k, o in combined.orgs.items()
+            if k in by_key and o.status is OrgStatus.DRIFTED and tracker.zendesk_owned(o)
         }
     )
 
@@ -409,11 +374,15 @@ class _Index:
 
     def __init__(self, state: GitLabState) -> None:
         self.issues: dict[tuple[str, OrgKey | None], list[tuple[TrackedIssue, Marker]]] = {}
+        #: open labelled issues whose marker a person removed, by title (the fallback)
+        self.by_title: dict[str, TrackedIssue] = {}
         for source in (state.issues, state.ops_issues):
             for issue in source:
                 marker = Marker.parse(issue.description)
                 if marker is not None and issue.is_open:
                     self.issues.setdefault((marker.kind, marker.org), []).append((issue, marker))
+                elif marker is None and issue.is_open:
+                    self.by_title.setdefault(issue.title, issue)
         for found in self.issues.values():
             found.sort(key=lambda pair: pair[0].iid)
         self.mrs: dict[OrgKey, list[tuple[TrackedMergeRequest, Marker | None]]] = {}
@@ -449,6 +418,8 @@ class _Planner:
     issue_refs: dict[OrgKey, str] = field(default_factory=dict)
     mr_refs: dict[OrgKey, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    #: each org's checked adoption (or why its file cannot be edited), by _check_adoption
+    adoptions: dict[OrgKey, Adoption | str] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -467,6 +438,28 @@ class _Planner:
             self.lookups.append(lookup)
             return False, None
         return True, self.state.history[lookup]
+
+    def _unlisted(
+        self, kind: Kind, key: OrgKey | None, title: str
+    ) -> tuple[bool, tuple[TrackedIssue, Marker] | None]:
+        """An open issue of ``kind`` for ``key`` that the labelled listing did not show as
+        ours: a person removed its label, or its marker (then it is known by its title).
+        (answered, (issue, marker) or None); unanswered means a lookup is pending."""
+        labelled = self.index.by_title.get(title)
+        if labelled is not None:
+            return True, (labelled, Marker(kind, key))
+        lookup = Lookup(kind, key, opened=True, title=title)
+        if lookup not in self.state.history:
+            self.lookups.append(lookup)
+            # asked in the same round: whether a person closed it, needed when none is open
+            closed = Lookup(kind, key)
+            if closed not in self.state.history and (kind, key) not in self.index.acks:
+                self.lookups.append(closed)
+            return False, None
+        found = self.state.history[lookup]
+        if not isinstance(found, TrackedIssue) or not found.is_open:
+            return True, None
+        return True, (found, Marker.parse(found.description) or Marker(kind, key))
 
     def _person_closed(self, kind: Kind, key: OrgKey, drift: str) -> tuple[bool, Any]:
         """Whether a person closed this org's ``kind`` thing while drift ``drift`` persisted:
@@ -506,10 +499,49 @@ class _Planner:
             self._remember_refs(key)
             return None
         actions: list[Action] = []
+        org = self._check_adoption(key, org)
         ops_url = self._support_ops(key, org, actions)
         issue_url = self._drift_issue(key, org, actions, ops_url)
         self._merge_request(key, org, actions, issue_url)
         return OrgPlan(key_text(key), org.name, tuple(actions)) if actions else None
+
+    def _check_adoption(self, key: OrgKey, org: OrgDrift) -> OrgDrift:
+        """Adopt the Zendesk-owned items as far as the file stays valid (``checker validate``
+        with the same settings, across files). Items that would make it invalid stay on the
+        org's issue as repo-owned drift, with the reason."""
+        spec = self.specs.get(key)
+        items = tracker.zendesk_owned(org)
+        # The file is found from the org key in the current specs, never from the report.
+        text = self.ctx.files.get(spec.path) if spec is not None else None
+        if spec is None or text is None or org.status is not OrgStatus.DRIFTED or not items:
+            return org
+        try:
+            checked = checked_adoption(
+                text,
+                items,
+                path=spec.path,
+                settings=self.settings,
+                others=list(self.specs.values()),
+                today=_day(self.combined.checked_on),
+            )
+        except OrgWriteError as e:
+            self.adoptions[key] = str(e)
+            return org
+        self.adoptions[key] = checked.adoption
+        if not checked.refused:
+            return org
+        refused = {id(item): why for item, why in checked.refused}
+        return replace(
+            org,
+            items=tuple(replace(i, truth="repo") if id(i) in refused else i for i in org.items),
+            info=(
+                *org.info,
+                *(
+                    InfoItem(item.field, item.expected, item.actual, f"{REFUSED}: {why}")
+                    for item, why in checked.refused
+                ),
+            ),
+        )
 
     def _remember_refs(self, key: OrgKey) -> None:
         for issue, _ in self.index.issues.get(("org", key), [])[:1]:
@@ -558,6 +590,7 @@ class _Planner:
                         note=tracker.note("removed"),
                         note_key=f"removed:{marker.drift}",
                         body=body_of(issue.description),
+                        outside=outside_of(issue.description),
                         marker=replace(marker, drift=RESOLVED),
                         state_event="close",
                         search=str(key[1]),
@@ -581,6 +614,7 @@ class _Planner:
             note=tracker.note("resolved", file=org.file, date=self.combined.checked_on or None),
             note_key=f"resolved:{marker.drift}",
             body=body_of(issue.description),
+            outside=outside_of(issue.description),
             marker=replace(marker, drift=RESOLVED),
             state_event="close",
         )
@@ -628,6 +662,16 @@ class _Planner:
             self._clear_ack(kind, key)
             return None
         fingerprints = tuple(item_fingerprint(i) for i in items)
+        restore: tuple[str, ...] = ()
+        ack = self.index.acks.get((kind, key))
+        decided_before = ack is not None and ack.drift == drift
+        if not found and needed and not decided_before:
+            answered, unlisted = self._unlisted(kind, key, title)
+            if not answered:
+                return placeholder(kind, key)
+            if unlisted is not None:
+                found = [unlisted]
+                restore = tuple(lb for lb in self.labels[:1] if lb not in unlisted[0].labels)
         if found:
             issue, marker = found[0]
             project = self.state.ops_project if kind == "ops" else self.state.project
@@ -637,10 +681,10 @@ class _Planner:
                 else None
             )
             body = render_body(follows_url)
-            if marker.body == body_hash(body) and marker.drift == drift:
+            if marker.body == body_hash(body) and marker.drift == drift and not restore:
                 return issue.web_url
             note = None
-            if marker.drift != drift:
+            if marker.drift != drift and marker.drift:
                 note = _change_note(marker.items, items, body_of(issue.description))
             out.append(
                 Action(
@@ -651,13 +695,16 @@ class _Planner:
                         f"update #{issue.iid}: the drift changed"
                         if note
                         else f"update #{issue.iid}: new description"
-                    ),
+                    )
+                    + (f" and put label {restore[0]} back" if restore else ""),
                     iid=issue.iid,
                     body=body,
                     marker=Marker(kind, key, drift, items=fingerprints, follows=marker.follows),
                     note=note,
                     note_key=f"changed:{drift}" if note else None,
                     search=str(key[1]),
+                    outside=outside_of(issue.description),
+                    add_labels=restore,
                 )
             )
             return issue.web_url
@@ -726,7 +773,8 @@ class _Planner:
         has_mr = (
             org.status is OrgStatus.DRIFTED
             and bool(tracker.zendesk_owned(org))
-            and org.file in self.ctx.files
+            and spec is not None
+            and spec.path in self.ctx.files
         )
         branch = branch_for(key)
         mr_url = (
@@ -784,6 +832,7 @@ class _Planner:
             note=tracker.note(reason, file=file),
             note_key=f"{reason}:{marker.drift if marker else ''}",
             body=body_of(mr.description) if marker is not None else None,
+            outside=outside_of(mr.description) if marker is not None else ("", ""),
             marker=replace(marker, drift=RESOLVED) if marker is not None else None,
             state_event="close",
             branch=mr.source_branch,
@@ -794,15 +843,12 @@ class _Planner:
         self, key: OrgKey, org: OrgDrift, out: list[Action], issue_url: str | None
     ) -> None:
         found = self.index.mrs.get(key, [])
-        items = tracker.zendesk_owned(org)
-        text = self.ctx.files.get(org.file)
-        adoption = None
-        if org.status is OrgStatus.DRIFTED and items and text is not None:
-            try:
-                adoption = adopt(text, items)
-            except OrgWriteError as e:
-                self.notices.append(f"{key_text(key)}: no merge request: {e}")
-                return
+        spec = self.specs.get(key)
+        checked = self.adoptions.get(key)
+        if isinstance(checked, str):
+            self.notices.append(f"{key_text(key)}: no merge request: {checked}")
+            return
+        adoption = checked if org.status is OrgStatus.DRIFTED else None
         if adoption is None or not adoption.changed:
             self._clear_ack("adopt", key)
             for mr, marker in found:
@@ -816,8 +862,8 @@ class _Planner:
         body = tracker.mr_body(org, links, adoption.applied, adoption.skipped, issue_url)
         content_hash = _digest(adoption.text)
         marker = Marker("adopt", key, drift, items=(f"file/{content_hash}",))
-        spec = self.specs.get(key)
-        path = spec.path if spec else org.file
+        assert spec is not None  # text was found through it
+        path = spec.path
         commit_message = (
             f"Adopt Zendesk's values for org {key[1]} ({inert.plain(org.name, limit=80)})\n\n"
             + "\n".join(f"- {i.field}: {i.kind.value}" for i in adoption.applied)
@@ -832,9 +878,23 @@ class _Planner:
                     )
                 )
             self.mr_refs[key] = mr.web_url
+            held = f"held/{content_hash}"
+            if old is not None and held in old.items:
+                return  # a person's commits hold the branch, and this news was told already
             same_file = old is not None and old.items == marker.items
             if same_file and old is not None and old.body == body_hash(body):
                 return
+            held_description = (
+                with_marker(
+                    replace(
+                        old, items=(*(i for i in old.items if not i.startswith("held/")), held)
+                    ),
+                    body_of(mr.description),
+                    outside_of(mr.description),
+                )
+                if old is not None
+                else None
+            )
             out.append(
                 Action(
                     org=key_text(key),
@@ -848,8 +908,15 @@ class _Planner:
                     iid=mr.iid,
                     body=body,
                     marker=marker,
+                    outside=outside_of(mr.description) if old is not None else ("", ""),
                     note=tracker.note("mr-updated") if not same_file else None,
                     note_key=f"mr-updated:{content_hash}" if not same_file else None,
+                    held_note=tracker.note("mr-held", values=adoption.applied),
+                    held_description=held_description,
+                    branch_digest=next(
+                        (i[5:] for i in (old.items if old else ()) if i.startswith("file/")),
+                        None,
+                    ),
                     branch=branch,
                     file_path=path if not same_file else None,
                     content=adoption.text if not same_file else None,
@@ -893,12 +960,21 @@ class _Planner:
         marker = Marker("dashboard", acks=acks)
         title = self.settings.gitlab.dashboard_title
         current = self.index.dashboard
+        restore: tuple[str, ...] = ()
+        if current is None:
+            answered, unlisted = self._unlisted("dashboard", None, title)
+            if not answered:
+                return None, None
+            if unlisted is not None:
+                current = unlisted
+                restore = tuple(lb for lb in self.labels[:1] if lb not in unlisted[0].labels)
         if current is not None:
             issue, old = current
             if (
                 old.body == body_hash(body)
                 and old.acks == acks
                 and PLACEHOLDER_RE.search(body) is None
+                and not restore
             ):
                 return None, None
             return (
@@ -910,6 +986,8 @@ class _Planner:
                     iid=issue.iid,
                     body=body,
                     marker=marker,
+                    outside=outside_of(issue.description),
+                    add_labels=restore,
                 ),
                 None,
             )
@@ -926,6 +1004,7 @@ class _Planner:
                     iid=previous.iid,
                     body=body,
                     marker=marker,
+                    outside=outside_of(previous.description),
                     state_event="reopen",
                 ),
                 None,
@@ -1023,6 +1102,13 @@ class _Planner:
         return any(a.kind == kind and a.org == key and a.drift != RESOLVED for a in self.acks)
 
 
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return dt.date.today()
+
+
 def _ref_cell(url: str | None, acked: bool, project_url: str = "") -> tracker.Inert:
     """An issue or merge request as its GitLab reference (``#12``, ``!3``). Something created
     later in this run is a placeholder, filled in with its URL (which GitLab shows as its
@@ -1088,6 +1174,27 @@ def _change_note(
     return tracker.note("changed", new=new_lines, changed=changed_lines, gone=sorted(gone_lines))
 
 
+def _duplicate_dashboards(index: _Index) -> tuple[Action, ...]:
+    """Dashboards beyond the oldest (left by a crash or a race) are closed, linking it."""
+    found = index.issues.get(("dashboard", None), [])
+    if len(found) < 2:
+        return ()
+    keep = found[0][0]
+    return tuple(
+        Action(
+            org="dashboard",
+            target="dashboard",
+            verb="close",
+            summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
+            iid=issue.iid,
+            note=f"Duplicate of {keep.web_url}; closing.\n",
+            note_key=f"duplicate:{keep.iid}",
+            state_event="close",
+        )
+        for issue, _ in found[1:]
+    )
+
+
 def make_plan(
     ctx: PlanContext,
     combined: CombinedReport,
@@ -1112,6 +1219,9 @@ def make_plan(
         if plan is not None:
             plans.append(plan)
     dashboard, notice = planner.dashboard()
+    duplicates = _duplicate_dashboards(index)
+    if duplicates:
+        plans.append(OrgPlan("dashboard", "", duplicates))
     notices = [*planner.notices, *([notice] if notice else [])]
     if not combined.complete:
         notices.append(

@@ -6,6 +6,10 @@ The split is computed against the merge request's base: the org files as they ar
 (``git show BASE:path``) are compared with the same live Zendesk state as the changed files, and
 an item that the base's file drifts by too is "already drifting on the target branch", not
 something the merge request causes.
+
+The note is ours by author, not by text: only a note written by the token's own user that
+carries the marker is edited. A look-alike from anyone else (a copied marker) is left alone,
+and then ours is created once and found again on every later run.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ OrgKey = tuple[str, int]
 def upsert_preview_note(project: GitLabProject, mr_iid: int, markdown: str) -> PreviewOutcome:
     """Write ``markdown`` as the merge request's one preview note; no write when unchanged."""
     body = f"{MARKER}\n{markdown.strip()}\n"
-    existing = project.find_note("merge_request", mr_iid, MARKER)
+    existing = project.find_own_note("merge_request", mr_iid, MARKER)
     if existing is None:
         project.add_note("merge_request", mr_iid, body)
         return "created"

@@ -12,19 +12,28 @@ are not attempted (nothing would succeed). The outcome says whether the run was 
 Reruns are safe: every create is preceded by a lookup (the listings, or a search for the marker),
 creates are sent without client retries, and after an uncertain failure the writer looks for
 what the server may have stored before trying again. Notes carry a key and are not posted twice.
+
+Reports are evidence only when they hold together (:mod:`checker.reportset`): org files are
+found by org key in the current specs, never by a report's path. One writer at a time: a run
+whose plan has writes takes the lock in GitLab (:mod:`checker.lock`), reads and plans again,
+writes, and releases it; a run with nothing to write takes no lock. An adopt branch holding a
+commit the checker did not make is never force-pushed over (one note on the merge request says
+what Zendesk holds now).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from checker import first_run
+from checker import first_run, reportset
 from checker import plan as planning
 from checker.gitlab import (
     FileChange,
@@ -42,11 +51,11 @@ from checker.gitlab import (
     TrackedMergeRequest,
     connect,
 )
+from checker.lock import STALE_AFTER, LockBusy, LockLost, ReconcileLock
 from checker.models import DriftReport, OrgSpec
 from checker.plan import (
     PLACEHOLDER_RE,
     Action,
-    CombinedReport,
     GitLabState,
     Lookup,
     Marker,
@@ -56,14 +65,16 @@ from checker.plan import (
     note_marker,
     with_marker,
 )
+from checker.render.oneline import one_line
 from checker.render.tracker import Links, reference
-from checker.report import ReportError, from_json
+from checker.reportset import CombinedReport
 from checker.settings import Settings
 
 __all__ = [
     "ActionResult",
     "DryRunWriter",
     "GitLabWriter",
+    "LockBusy",
     "ReconcileInputError",
     "ReconcileOutcome",
     "connect_from_env",
@@ -75,52 +86,36 @@ __all__ = [
 UNAVAILABLE_LIMIT = 3
 #: attempts of one create (each after looking for what an uncertain failure may have stored)
 CREATE_ATTEMPTS = 3
+#: seconds a run waits for another run's lock before it gives up
+DEFAULT_LOCK_WAIT = 600.0
+#: the last line of every adoption commit: names the file content the checker wrote
+COMMIT_TRAILER = "Zendesk-Drift-Checker"
+#: the key of the one note saying a person's commits hold the adopt branch
+HELD_NOTE = "adopt-held"
+#: how adoption commits began before they carried the trailer
+LEGACY_SUBJECT = "Adopt Zendesk's values for org "
 
 #: held: planned by a first run, not carried out until it is confirmed (checker.first_run)
 Status = Literal["done", "failed", "skipped", "dry-run", "held"]
 
 
-class ReconcileInputError(Exception):
-    """The reports cannot be used (unreadable, invalid, or not one complete set of shards)."""
+#: The reports cannot be used (unreadable, invalid, contradictory, made with other settings,
+#: naming files they must not, or not one complete set of shards). One type for every command
+#: that reads reports.
+ReconcileInputError = ReportSetError
 
 
 # --------------------------------------------------------------------------- inputs
 
 
-def load_reports(paths: Sequence[Path]) -> list[DriftReport]:
-    """Read the drift reports of one run and check they form one set (see :func:`plan.combine`).
+def load_reports(
+    paths: Sequence[Path], settings: Settings, specs: Sequence[OrgSpec]
+) -> list[DriftReport]:
+    """Read the drift reports of one run and check them as evidence (one set, consistent,
+    made with these settings and files: :func:`checker.reportset.load`).
 
-    Raises :class:`ReconcileInputError` with a one-line reason naming the file.
-    """
-    if not paths:
-        raise ReconcileInputError("no drift report given")
-    reports: list[DriftReport] = []
-    versions: dict[object, str] = {}
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ReconcileInputError(f"{path}: cannot read: {e.strerror}") from None
-        try:
-            version = json.loads(text).get("schema_version")
-        except (ValueError, AttributeError, RecursionError):
-            version = None
-        versions.setdefault(version, str(path))
-        if len(versions) > 1:
-            (first, first_path), (second, second_path) = list(versions.items())[:2]
-            raise ReconcileInputError(
-                f"the reports have different schema versions: {first_path} has {first!r}, "
-                f"{second_path} has {second!r}; make them with the same checker version"
-            )
-        try:
-            reports.append(from_json(text))
-        except ReportError as e:
-            raise ReconcileInputError(f"{path}: {e}") from None
-    try:
-        planning.combine(reports, [str(p) for p in paths])
-    except ReportSetError as e:
-        raise ReconcileInputError(str(e)) from None
-    return reports
+    Raises :class:`ReconcileInputError` with a one-line reason naming the file."""
+    return list(reportset.load(paths, settings, specs).reports)
 
 
 def connect_from_env(environ: Mapping[str, str], settings: Settings) -> GitLabProject:
@@ -138,6 +133,7 @@ class ActionResult:
     status: Status
     url: str | None = None
     error: str | None = None
+    auth_refused: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -161,10 +157,19 @@ class ReconcileOutcome:
     unchanged_orgs: int = 0
     #: a held first run's summary (Markdown), see checker.first_run
     first_run: str | None = None
+    #: why the lock was left behind (it could not be released), None when it was not
+    lock_left: str | None = None
 
     @property
     def incomplete(self) -> bool:
-        return any(r.status in ("failed", "skipped") for r in self.results)
+        return self.lock_left is not None or any(
+            r.status in ("failed", "skipped") for r in self.results
+        )
+
+    @property
+    def auth_refused(self) -> bool:
+        """GitLab refused the token (or its permissions) for some action: the CLI's exit 2."""
+        return any(r.auth_refused for r in self.results)
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -245,7 +250,7 @@ class GitLabWriter:
             )
         else:
             body = PLACEHOLDER_RE.sub(lambda m: urls.get(m.group(), fallback), action.body)
-        return with_marker(action.marker, body)
+        return with_marker(action.marker, body, action.outside)
 
     # ------------------------------------------------------------------ issues
 
@@ -270,7 +275,12 @@ class GitLabWriter:
         assert action.iid is not None
         if action.note:
             self._note_once(port, "issue", action.iid, action)
-        port.update_issue(action.iid, description=description, state_event=action.state_event)
+        port.update_issue(
+            action.iid,
+            description=description,
+            state_event=action.state_event,
+            add_labels=action.add_labels,
+        )
         return None
 
     def _find_issue(self, port: GitLabPort, action: Action) -> str | None:
@@ -338,12 +348,25 @@ class GitLabWriter:
             port.update_merge_request(action.iid, description=description, state_event="close")
             return None
         if action.content is not None and action.file_path is not None:
+            ours = _branch_is_ours(port, action.branch, action.file_path, action.branch_digest)
+            if ours is False:
+                # A person pushed to the branch: never force-push over it.
+                if action.verb == "update" and action.iid is not None and action.held_note:
+                    _upsert_note(port, action.iid, HELD_NOTE, action.held_note)
+                    if action.held_description is not None:
+                        port.update_merge_request(action.iid, description=action.held_description)
+                    return None
+                raise GitLabRejected(
+                    f"branch {action.branch} holds commits the checker did not make; "
+                    "it was left as it is (delete it, or open the merge request by hand)"
+                )
             # Rebuilt from the default branch each time: the branch holds exactly one commit
             # on top of it, whatever an earlier (possibly interrupted) run left there.
             port.commit(
                 branch=action.branch,
                 start_branch=self._info.default_branch,
-                message=action.commit_message or "Adopt Zendesk's values",
+                message=(action.commit_message or "Adopt Zendesk's values")
+                + f"\n\n{COMMIT_TRAILER}: {_content_hash(action.content)}",
                 changes=[FileChange(action.file_path, action.content)],
             )
         if action.verb == "update":
@@ -376,6 +399,45 @@ class GitLabWriter:
                 return found
 
         return self._create_once(create, find)
+
+
+def _content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _branch_is_ours(
+    port: GitLabPort, branch: str, path: str, legacy_digest: str | None = None
+) -> bool | None:
+    """Whether ``branch`` holds only what the checker wrote: its head commit carries the
+    checker's trailer, and the org file there is the content that trailer names (a person's
+    commit on top, or an amended file, fails one or the other). None: no such branch.
+
+    A branch written before commits carried the trailer counts as ours when its head is the
+    checker's adoption commit (by its message) and the file is what the merge request's marker
+    recorded (``legacy_digest``)."""
+    head = port.branch_head(branch)
+    if head is None:
+        return None
+    found = re.search(rf"^{COMMIT_TRAILER}: ([0-9a-f]{{16}})$", head.message, re.MULTILINE)
+    if found is None:
+        if legacy_digest is None or not head.message.startswith(LEGACY_SUBJECT):
+            return False
+        text = port.file_text(path, branch)
+        return text is not None and planning.content_digest(text) == legacy_digest
+    text = port.file_text(path, branch)
+    return text is not None and _content_hash(text) == found.group(1)
+
+
+def _upsert_note(port: GitLabPort, iid: int, key: str, body: str) -> None:
+    """One note of the checker's own on merge request ``iid``, created once, then edited in
+    place when its text changes (found by its marker line and by its author)."""
+    marker = note_marker(key)
+    text = f"{marker}\n{body}"
+    existing = port.find_own_note("merge_request", iid, marker)
+    if existing is None:
+        port.add_note("merge_request", iid, text)
+    elif existing.body.strip() != text.strip():
+        port.edit_note("merge_request", iid, existing.id, text)
 
 
 # --------------------------------------------------------------------------- the run
@@ -441,6 +503,10 @@ def _answer(
     answers: dict[Lookup, TrackedIssue | TrackedMergeRequest | None] = {}
     groups: dict[str, list[Lookup]] = {}
     for lookup in lookups:
+        if lookup.opened:
+            port = ops if lookup.kind == "ops" and ops is not None else project
+            answers[lookup] = _find_unlisted(port, lookup, settings)
+            continue
         groups.setdefault("mr" if lookup.kind == "adopt" else lookup.kind, []).append(lookup)
     for group, wanted in groups.items():
         port = ops if group == "ops" and ops is not None else project
@@ -463,6 +529,20 @@ def _answer(
                 found_issues = port.search_issues(text, label=label, state="closed")
                 answers[lookup] = _newest_with_marker(found_issues, lookup)
     return answers
+
+
+def _find_unlisted(port: GitLabPort, lookup: Lookup, settings: Settings) -> TrackedIssue | None:
+    """An open issue the labelled listing missed (a person removed the label or the marker):
+    one search, without the label, confirmed by the marker or else by the exact title."""
+    text = settings.gitlab.dashboard_title if lookup.org is None else str(lookup.org[1])
+    by_title: TrackedIssue | None = None
+    for issue in port.search_issues(text, label=None, state="opened"):
+        marker = Marker.parse(issue.description)
+        if marker is not None and (marker.kind, marker.org) == (lookup.kind, lookup.org):
+            return issue
+        if marker is None and lookup.title and issue.title == lookup.title:
+            by_title = by_title or issue
+    return by_title
 
 
 def _print_plan(plan: Plan, out: Callable[[str], None], unchanged: int) -> None:
@@ -505,12 +585,15 @@ def run_reconcile(
     read_file: Callable[[str], str | None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     first_run_gate: bool = False,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
 ) -> ReconcileOutcome:
     """Plan every GitLab action for ``reports`` (shards of one run), print the plan, and carry
     it out unless ``dry_run``.
 
     Raises :class:`ReconcileInputError` when the reports are not one set, and
     :class:`checker.gitlab.GitLabError` when GitLab cannot be read at all (nothing planned);
+    a lock that cannot be taken (another run holds it for ``lock_wait`` seconds) leaves every
+    action "skipped";
     failures while writing are recorded per org in the outcome instead.
     ``read_file`` reads an org file by its repository path (default: below the folder holding
     ``settings.config_dir``); ``environ`` supplies ``CI_PROJECT_URL`` (default: os.environ).
@@ -519,68 +602,127 @@ def run_reconcile(
     env = os.environ if environ is None else environ
 
     def say(line: str) -> None:
-        out(gitlab.scrub(line))
+        # one line per fact: names, paths and GitLab's answers cannot forge more lines
+        out(one_line(gitlab.scrub(line)))
 
-    try:
-        combined: CombinedReport = planning.combine(reports)
-    except ReportSetError as e:
-        raise ReconcileInputError(str(e)) from None
+    combined: CombinedReport = reportset.check_against(
+        reports, reportset.combine(reports), settings, specs
+    )
     root = _repository_root(settings.config_dir, env)
     specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
+    by_key = {s.key: s for s in specs}
+    # The org files an action touches are the current specs' files, found by org key; a
+    # report's ``file`` was only compared (check_against) and is replaced by the spec's path.
     combined = replace(
         combined,
-        orgs={k: replace(o, file=_repo_path(o.file, root)) for k, o in combined.orgs.items()},
+        orgs={
+            k: replace(o, file=by_key[k].path) if k in by_key else o
+            for k, o in combined.orgs.items()
+        },
     )
+    for key in sorted(combined.stale):
+        say(f"{planning.key_text(key)}: its org file changed since the drift report; left as it is")
     reader = read_file or (lambda p: _read_text(root / p))
-    files = {p: text for p in planning.files_needed(combined) if (text := reader(p)) is not None}
+    files = {
+        p: text for p in planning.files_needed(combined, specs) if (text := reader(p)) is not None
+    }
 
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
-    state = _read_state(settings, gitlab, ops)
-    repository_url = (
-        settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
-    )
-    ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
-    plan = planning.make_plan(ctx, combined, specs, state)
-    if plan.lookups:
-        history = _answer(plan.lookups, settings, gitlab, ops)
-        state = replace(state, history=history)
-        plan = planning.make_plan(ctx, combined, specs, state)
-    touched = {p.org for p in plan.orgs}
-    keys = {planning.key_text(k) for k in combined.orgs} | {planning.key_text(s.key) for s in specs}
-    unchanged = len(keys - touched)
-    first = (
-        None
-        if not first_run_gate
-        else first_run.hold(
-            plan,
-            state,
-            env,
-            unchanged=unchanged,
-            labels=settings.gitlab.labels,
-            confidential=settings.gitlab.confidential,
-            title=settings.gitlab.dashboard_title,
-        )
-    )
-    if first is not None:
-        plan = first.plan
-    _print_plan(plan, say, unchanged)
 
-    writer: Writer = (
-        DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
-    )
-    results, failures = _execute(plan, writer, dry_run, say)
-    if first is not None:
-        say(first.summary)
-        results.extend(ActionResult(a, "held") for a in first.held)
+    def plan_now(known: Mapping[Lookup, Any] | None = None) -> tuple[GitLabState, Plan]:
+        state = _read_state(settings, gitlab, ops)
+        if known:
+            # Answers about closed and unlabelled issues stay true while we waited: anything
+            # another run created carries the label and is in the fresh listings.
+            state = replace(state, history=dict(known))
+        repository_url = (
+            settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
+        )
+        ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
+        plan = planning.make_plan(ctx, combined, specs, state)
+        for _round in range(3):  # one round answers all in practice; the rest is a safety net
+            if not plan.lookups:
+                break
+            history = {**state.history, **_answer(plan.lookups, settings, gitlab, ops)}
+            state = replace(state, history=history)
+            plan = planning.make_plan(ctx, combined, specs, state)
+        return state, plan
+
+    state, plan = plan_now()
+    lock: ReconcileLock | None = None
+    if not dry_run and not plan.actions:
+        # Nothing to write: no lock is taken. One read tells whether a crashed run left one.
+        with contextlib.suppress(GitLabError):
+            ReconcileLock(gitlab, state.project.default_branch, env, say=say).clear_stale()
+    if not dry_run and plan.actions:
+        # Only a run with something to write takes the lock (an unchanged run costs no write),
+        # then reads GitLab again: what another run did while we waited is seen, not redone.
+        lock = ReconcileLock(
+            gitlab, state.project.default_branch, env, wait=lock_wait, sleep=sleep, say=say
+        )
+        try:
+            lock.acquire()
+        except (LockBusy, GitLabError) as e:
+            reason = f"the reconcile lock could not be taken: {e}"
+            say(reason)
+            _print_plan(plan, say, 0)
+            return ReconcileOutcome(
+                dry_run=False,
+                complete_reports=combined.complete,
+                results=tuple(ActionResult(a, "skipped", error=reason) for a in plan.actions),
+                failures=(("lock", reason),),
+                notices=plan.notices,
+            )
+    lock_left: str | None = None
+    first: first_run.FirstRun | None = None
+    try:
+        if lock is not None:
+            state, plan = plan_now(state.history)
+        touched = {p.org for p in plan.orgs}
+        keys = {planning.key_text(k) for k in combined.orgs} | {
+            planning.key_text(s.key) for s in specs
+        }
+        unchanged = len(keys - touched)
+        if first_run_gate:
+            first = first_run.hold(
+                plan,
+                state,
+                env,
+                unchanged=unchanged,
+                labels=settings.gitlab.labels,
+                confidential=settings.gitlab.confidential,
+                title=settings.gitlab.dashboard_title,
+            )
+        if first is not None:
+            plan = first.plan
+        _print_plan(plan, say, unchanged)
+        writer: Writer = (
+            DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
+        )
+        results, failures = _execute(plan, writer, dry_run, say, lock)
+        if first is not None:
+            say(first.summary)
+            results.extend(ActionResult(a, "held") for a in first.held)
+    finally:
+        if lock is not None:
+            try:
+                lock.release()
+            except GitLabError as e:
+                lock_left = (
+                    f"the reconcile lock could not be released ({e}); other runs wait for it "
+                    f"until it is stale ({STALE_AFTER // 60} minutes)"
+                )
+                say(lock_left)
     outcome = ReconcileOutcome(
         dry_run=dry_run,
         complete_reports=combined.complete,
         results=tuple(results),
-        failures=tuple(failures),
+        failures=tuple(failures) + ((("lock", lock_left),) if lock_left else ()),
         notices=plan.notices,
         unchanged_orgs=unchanged,
         first_run=first.summary if first is not None else None,
+        lock_left=lock_left,
     )
     if not dry_run and results:
         say(
@@ -627,7 +769,11 @@ class _Run:
 
 
 def _execute(
-    plan: Plan, writer: Writer, dry_run: bool, say: Callable[[str], None]
+    plan: Plan,
+    writer: Writer,
+    dry_run: bool,
+    say: Callable[[str], None],
+    lock: ReconcileLock | None = None,
 ) -> tuple[list[ActionResult], list[tuple[str, str]]]:
     run = _Run()
     breaker = _Breaker()
@@ -638,6 +784,11 @@ def _execute(
         if dry_run:
             run.results.extend(ActionResult(a, "dry-run") for a in actions)
             continue
+        if lock is not None and breaker.reason is None:
+            try:
+                lock.keep()
+            except (LockLost, GitLabError) as e:
+                breaker.reason = f"the lock could not be kept: {e}"
         if breaker.reason is not None:
             run.results.extend(ActionResult(a, "skipped", error=breaker.reason) for a in actions)
             run.failures.append((org, f"not attempted: {breaker.reason}"))
@@ -650,7 +801,14 @@ def _execute(
                 error = e
                 message = str(e)
                 say(f"{org}: {action.target} {action.verb} failed: {message}")
-                run.results.append(ActionResult(action, "failed", error=message))
+                run.results.append(
+                    ActionResult(
+                        action,
+                        "failed",
+                        error=message,
+                        auth_refused=isinstance(e, GitLabAuthError),
+                    )
+                )
                 run.results.extend(
                     ActionResult(a, "skipped", error=f"after a failure: {message}")
                     for a in actions[n + 1 :]

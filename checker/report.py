@@ -9,6 +9,7 @@ from checker.models import (
     DriftItem,
     DriftKind,
     DriftReport,
+    Fingerprint,
     InfoItem,
     OrgDrift,
     OrgStatus,
@@ -32,6 +33,7 @@ def _item(i: DriftItem) -> dict[str, Any]:
         "item": i.item,
         "suppressed_by": i.suppressed_by,
         "suppressed_until": i.suppressed_until,
+        **({"name": i.name} if i.name is not None else {}),
     }
 
 
@@ -57,6 +59,7 @@ def to_dict(report: DriftReport) -> dict[str, Any]:
         "zendesk_requests": report.zendesk_requests,
         "zendesk_rate_limited": report.zendesk_rate_limited,
         "summary": summary(report),
+        "fingerprint": _fingerprint(report.fingerprint),
         "orgs": [
             {
                 "org_id": o.org_id,
@@ -86,6 +89,21 @@ def to_dict(report: DriftReport) -> dict[str, Any]:
     }
 
 
+def _fingerprint(fp: Fingerprint | None) -> dict[str, Any] | None:
+    if fp is None:
+        return None
+    return {"settings": fp.settings, "files": dict(fp.files)}
+
+
+def _parse_fingerprint(doc: Any) -> Fingerprint | None:
+    if not isinstance(doc, dict):
+        return None
+    return Fingerprint(
+        settings=str(doc["settings"]),
+        files=tuple(sorted((str(k), str(v)) for k, v in doc["files"].items())),
+    )
+
+
 def to_json(report: DriftReport) -> str:
     return json.dumps(to_dict(report), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
@@ -100,6 +118,7 @@ def _parse_item(d: dict[str, Any]) -> DriftItem:
         item=d.get("item"),
         suppressed_by=d.get("suppressed_by"),
         suppressed_until=d.get("suppressed_until"),
+        name=d.get("name"),
     )
 
 
@@ -147,6 +166,7 @@ def from_dict(doc: Any) -> DriftReport:
         shard=doc.get("shard"),
         generated_at=doc.get("generated_at", ""),
         checked_on=doc.get("checked_on", ""),
+        fingerprint=_parse_fingerprint(doc.get("fingerprint")),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
+from checker.emails import ascii_domain
 from checker.models import Finding
 from checker.yamlload import JsonPath, Loaded
 
@@ -38,7 +39,12 @@ _FORMATS = FormatChecker(formats=())
 def _is_email(value: object) -> bool:
     if not isinstance(value, str):
         return True
-    return len(value) <= MAX_EMAIL and bool(_EMAIL_RE.match(value))
+    if len(value) > MAX_EMAIL:
+        return False
+    # An internationalised domain may be written in Unicode or punycode (checker.emails).
+    local, _, domain = value.rpartition("@")
+    ascii_form = ascii_domain(domain) if not domain.isascii() else domain
+    return ascii_form is not None and bool(_EMAIL_RE.match(f"{local}@{ascii_form}"))
 
 
 @_FORMATS.checks("uri")

@@ -12,6 +12,7 @@ from pathlib import Path
 from checker.gitlab import GitLabConfig, GitLabProject, connect
 from checker.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgSpec, OrgStatus
 from checker.reconcile import ReconcileOutcome, run_reconcile
+from checker.reportset import fingerprint
 from checker.settings import Settings, load_settings
 from checker.validate import validate
 from tests.fakes.gitlab_server import FakeGitLab
@@ -103,6 +104,12 @@ def report(
     return DriftReport(
         orgs=tuple(orgs), scope=scope, shard=shard, checked_on=TODAY.isoformat(), source="live"
     )
+
+
+def fingerprinted(r: DriftReport, settings: Settings, specs: Sequence[OrgSpec]) -> DriftReport:
+    """``r`` with the fingerprint ``checker drift`` would give it (of the orgs it reports)."""
+    keys = {(o.instance, o.org_id) for o in r.orgs}
+    return replace(r, fingerprint=fingerprint(settings, [s for s in specs if s.key in keys]))
 
 
 def port_for(server: FakeGitLab, token: str | None = None) -> GitLabProject:

@@ -546,6 +546,7 @@ def test_unlisted_contacts_follow_setting(unlisted_are_drift: bool) -> None:
                 "raj.mehta@northwind.example",
                 "zendesk",
                 "raj.mehta@northwind.example",
+                name="Raj Mehta",  # Zendesk's name, adopted with the contact
             ),
         )
     else:

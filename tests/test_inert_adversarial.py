@@ -447,7 +447,7 @@ def test_the_preview_note_starts_with_its_marker(h: str) -> None:
         def __init__(self) -> None:
             self.notes: list[str] = []
 
-        def find_note(self, *_: Any) -> None:
+        def find_own_note(self, *_: Any) -> None:
             return None
 
         def add_note(self, _on: str, _iid: int, body: str) -> None:
@@ -559,7 +559,8 @@ def test_bypass_closing_pattern_in_the_adoption_commit_message(config_dir: Path)
     )
     combined = combine([report([org_drift(spec, items=[item])])])
     files = {
-        p: (config_dir / "orgs" / "acme.yaml").read_text("utf-8") for p in files_needed(combined)
+        p: (config_dir / "orgs" / "acme.yaml").read_text("utf-8")
+        for p in files_needed(combined, [spec])
     }
     from checker.gitlab import ProjectInfo
 

@@ -31,7 +31,7 @@ def test_combine_checks_shards_and_duplicates(config_dir: Path) -> None:
     write_org(config_dir, 1)
     write_org(config_dir, 2)
     _, (s1, s2) = load(config_dir)
-    one, two = org_drift(s1), org_drift(s2)
+    one, two = org_drift(s1, OrgStatus.IN_SYNC), org_drift(s2, OrgStatus.IN_SYNC)
     assert combine([report([one, two])]).complete
     assert not combine([report([one], scope="partial")]).complete
     merged = combine([report([one], shard="1/2"), report([two], shard="2/2")])
@@ -50,7 +50,7 @@ def test_combine_checks_shards_and_duplicates(config_dir: Path) -> None:
             combine(reports)
 
 
-def test_marker_round_trip_and_only_the_first_line_counts() -> None:
+def test_marker_round_trip_and_only_a_line_of_its_own_counts() -> None:
     marker = Marker(
         "org",
         ("global", 5),
@@ -68,8 +68,16 @@ def test_marker_round_trip_and_only_the_first_line_counts() -> None:
         ("notes/c/1/2",),
     )
     assert parsed.acks == marker.acks
-    forged = "Hello\n<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->\n"
-    assert Marker.parse(forged) is None
+    # a person's text above the section does not hide it
+    moved = Marker.parse("Hello\n<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->\n")
+    assert moved is not None and moved.org == ("global", 6)
+    # outside text rendered inert (indented block, code span, table cell) never forms a marker
+    for forged in (
+        "    <!-- zendesk-drift-checker kind=org org=global/6 drift=x -->",
+        "`<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->`",
+        "| `<!-- zendesk-drift-checker kind=org org=global/6 drift=x -->` |",
+    ):
+        assert Marker.parse(f"text\n{forged}\n") is None
     assert Marker.parse("<!-- zendesk-drift-checker kind=nonsense -->") is None
 
 
@@ -83,14 +91,10 @@ def test_plan_asks_before_creating_and_respects_a_person_closed_issue(config_dir
     combined = combine([report([org_drift(s1, items=[am_id(s1)])])])
     first = make_plan(_ctx(settings), combined, [s1], GitLabState(PROJECT))
     assert Lookup("org", ("global", 1)) in first.lookups
-    created = make_plan(
-        _ctx(settings),
-        combined,
-        [s1],
-        GitLabState(
-            PROJECT, history={Lookup("org", ("global", 1)): None, Lookup("dashboard"): None}
-        ),
-    )
+    # nothing open without the label either (a person could have removed it)
+    assert any(lk.opened and lk.org == ("global", 1) for lk in first.lookups)
+    none_found = dict.fromkeys(first.lookups)
+    created = make_plan(_ctx(settings), combined, [s1], GitLabState(PROJECT, history=none_found))
     [org_plan] = created.orgs
     [create] = org_plan.actions
     assert create.verb == "create" and create.assignee == "akim" and create.confidential
@@ -106,9 +110,7 @@ def test_plan_asks_before_creating_and_respects_a_person_closed_issue(config_dir
         _ctx(settings),
         combined,
         [s1],
-        GitLabState(
-            PROJECT, history={Lookup("org", ("global", 1)): closed, Lookup("dashboard"): None}
-        ),
+        GitLabState(PROJECT, history={**none_found, Lookup("org", ("global", 1)): closed}),
     )
     assert kept.orgs == ()
     assert kept.dashboard is not None and kept.dashboard.marker is not None
@@ -125,4 +127,4 @@ def test_unknown_org_plans_nothing(config_dir: Path) -> None:
     combined = combine([report([org_drift(s1, OrgStatus.UNKNOWN, error="timeout")])])
     plan = make_plan(_ctx(settings), combined, [s1], GitLabState(PROJECT, issues=(issue,)))
     assert plan.orgs == ()
-    assert plan.lookups == (Lookup("dashboard"),)
+    assert {lk.kind for lk in plan.lookups} == {"dashboard"}  # nothing asked about the org

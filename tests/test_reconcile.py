@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from checker.gitlab import GitLabAuthError, GitLabConfig, GitLabConfigError
-from checker.models import DriftItem, DriftKind, OrgSpec, OrgStatus
+from checker.models import DriftItem, DriftKind, DriftReport, OrgSpec, OrgStatus
 from checker.plan import Marker
 from checker.reconcile import ReconcileInputError, connect_from_env, load_reports
 from checker.report import to_json
@@ -25,6 +25,7 @@ from tests.reconcile_support import (
     changed,
     drift_issues,
     extra_contact,
+    fingerprinted,
     load,
     notes_of,
     org_drift,
@@ -93,8 +94,9 @@ def test_ten_runs_leave_one_issue_per_drifted_org_and_write_only_once(
         again = run(rep)
         assert server.writes() == []
         assert again.results == ()
-        # two listings (issues, merge requests) and the project: nothing per org
-        assert len(server.reads()) == 3
+        # two listings (issues, merge requests), the project and whether a crashed run left
+        # a lock: nothing per org
+        assert len(server.reads()) == 4
     assert len(server.issues) == 3
     assert "plan: 0 to create, 0 to update" in run.lines[-1]
 
@@ -168,7 +170,7 @@ def test_person_closed_issue_stays_closed_and_new_drift_opens_a_linked_one(
     server.reset_log()
     run(rep)
     assert server.writes() == []  # the decision is remembered: no lookup, no write
-    assert len(server.reads()) == 3
+    assert len(server.reads()) == 4
 
     run(report([org_drift(s, items=[am_id(s, 99)])]))
     [fresh] = drift_issues(server)
@@ -418,26 +420,25 @@ def test_hostile_text_in_the_issue_body_is_inert(run: Runner, server: FakeGitLab
 def test_load_reports_checks_the_set(tmp_path: Path, run: Runner) -> None:
     s1, s2 = spec(run, 101), spec(run, 102)
 
-    def write(name: str, text: str) -> Path:
+    def write(name: str, r: DriftReport) -> Path:
         path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
+        path.write_text(to_json(fingerprinted(r, run.settings, run.specs)), encoding="utf-8")
         return path
 
-    a = write("a.json", to_json(report([org_drift(s1)], shard="1/2")))
-    b = write("b.json", to_json(report([org_drift(s2)], shard="2/2")))
-    assert len(load_reports([a, b])) == 2
+    def load_set(*paths: Path) -> list[DriftReport]:
+        return load_reports(list(paths), run.settings, run.specs)
+
+    a = write("a.json", report([org_drift(s1, OrgStatus.IN_SYNC)], shard="1/2"))
+    b = write("b.json", report([org_drift(s2, OrgStatus.IN_SYNC)], shard="2/2"))
+    assert len(load_set(a, b)) == 2
     with pytest.raises(ReconcileInputError, match="shard 2/2 missing"):
-        load_reports([a])
-    dup = write("c.json", to_json(report([org_drift(s1)], shard="2/2")))
+        load_set(a)
+    dup = write("c.json", report([org_drift(s1, OrgStatus.IN_SYNC)], shard="2/2"))
     with pytest.raises(ReconcileInputError, match="org global/101 is in two reports"):
-        load_reports([a, dup])
-    v2 = write(
-        "v2.json",
-        to_json(report([org_drift(s2)], shard="2/2")).replace(
-            '"schema_version": 1', '"schema_version": 2'
-        ),
-    )
+        load_set(a, dup)
+    v2 = tmp_path / "v2.json"
+    v2.write_text(b.read_text().replace('"schema_version": 1', '"schema_version": 2'))
     with pytest.raises(ReconcileInputError, match="different schema versions"):
-        load_reports([a, v2])
+        load_set(a, v2)
     with pytest.raises(ReconcileInputError, match="no drift report"):
-        load_reports([])
+        load_set()

@@ -523,8 +523,15 @@ def mr_body(
 
 def note(reason: str, **context: Any) -> Inert:
     """A short note: ``changed`` (new/changed/gone lines), ``resolved``, ``removed``,
-    ``mr-updated``, ``mr-resolved``, ``mr-removed``."""
-    defaults: dict[str, Any] = {"new": (), "changed": (), "gone": (), "file": None, "date": None}
+    ``mr-updated``, ``mr-resolved``, ``mr-removed``, ``mr-held`` (``values``: drift items)."""
+    defaults: dict[str, Any] = {
+        "new": (),
+        "changed": (),
+        "gone": (),
+        "file": None,
+        "date": None,
+        "values": (),
+    }
     return render("note.md.j2", reason=reason, **{**defaults, **context})
 
 

@@ -2188,6 +2188,15 @@ class FakeGitLab:
                 raise _bad_request(f"Invalid reference name: {start}")
             base_tree, parent = resolved
         tree = dict(base_tree)
+        for raw_action in actions:
+            known = raw_action.get("last_commit_id") if isinstance(raw_action, dict) else None
+            if known and raw_action.get("action") in ("update", "move", "delete"):
+                path = str(raw_action.get("file_path") or "").lstrip("/")
+                if self._last_commit_for(parent, path) != str(known):
+                    raise _bad_request(
+                        "You are attempting to update a file that has changed since you "
+                        "started editing it."
+                    )
         normalized: list[dict[str, Any]] = []
         for index, raw_action in enumerate(actions):
             if not isinstance(raw_action, dict):
@@ -2202,6 +2211,21 @@ class FakeGitLab:
             author_name=str(author_name) if author_name else None,
             author_email=str(author_email) if author_email else None,
         )
+
+    def _last_commit_for(self, head: str, path: str) -> str | None:
+        """The newest commit reachable from ``head`` (first parents) that changed ``path``, as
+        the ``last_commit_id`` check of the commits API compares it."""
+        sha: str | None = head
+        while sha is not None:
+            commit = self._commit_by_sha(sha)
+            if commit is None:
+                return None
+            parents = commit["parent_ids"]
+            before = self._trees.get(parents[0], {}) if parents else {}
+            if self._trees.get(sha, {}).get(path) != before.get(path):
+                return str(commit["id"])
+            sha = parents[0] if parents else None
+        return None
 
     @staticmethod
     def _apply_action(tree: dict[str, str], index: int, action: dict[str, Any]) -> dict[str, Any]:
