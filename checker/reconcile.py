@@ -649,7 +649,29 @@ def run_reconcile(
             plan = planning.make_plan(ctx, combined, specs, state)
         return state, plan
 
+    keys = {planning.key_text(k) for k in combined.orgs} | {planning.key_text(s.key) for s in specs}
+
+    def gated(state: GitLabState, plan: Plan) -> tuple[Plan, first_run.FirstRun | None, int]:
+        """The plan as it will run: a first run's is held but for the dashboard (decided before
+        the lock, so that a held rerun that would write nothing takes no lock either)."""
+        unchanged = len(keys - {p.org for p in plan.orgs})
+        first = (
+            first_run.hold(
+                plan,
+                state,
+                env,
+                unchanged=unchanged,
+                labels=settings.gitlab.labels,
+                confidential=settings.gitlab.confidential,
+                title=settings.gitlab.dashboard_title,
+            )
+            if first_run_gate
+            else None
+        )
+        return (first.plan if first is not None else plan), first, unchanged
+
     state, plan = plan_now()
+    plan, first, unchanged = gated(state, plan)
     lock: ReconcileLock | None = None
     if not dry_run and not plan.actions:
         # Nothing to write: no lock is taken. One read tells whether a crashed run left one.
@@ -675,27 +697,10 @@ def run_reconcile(
                 notices=plan.notices,
             )
     lock_left: str | None = None
-    first: first_run.FirstRun | None = None
     try:
         if lock is not None:
             state, plan = plan_now(state.history)
-        touched = {p.org for p in plan.orgs}
-        keys = {planning.key_text(k) for k in combined.orgs} | {
-            planning.key_text(s.key) for s in specs
-        }
-        unchanged = len(keys - touched)
-        if first_run_gate:
-            first = first_run.hold(
-                plan,
-                state,
-                env,
-                unchanged=unchanged,
-                labels=settings.gitlab.labels,
-                confidential=settings.gitlab.confidential,
-                title=settings.gitlab.dashboard_title,
-            )
-        if first is not None:
-            plan = first.plan
+            plan, first, unchanged = gated(state, plan)
         _print_plan(plan, say, unchanged)
         writer: Writer = (
             DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)

@@ -20,6 +20,7 @@ from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (
     am_id,
     extra_contact,
+    fingerprinted,
     load,
     org_drift,
     port_for,
@@ -46,12 +47,16 @@ def world(config_dir: Path, server: FakeGitLab) -> tuple[Settings, DriftReport, 
     settings, specs = load(config_dir)
     seed_repo(server, config_dir)
     s101, s102, s103 = specs
-    drifted = report(
-        [
-            org_drift(s101, items=[am_id(s101)]),
-            org_drift(s102, items=[am_id(s102, 7), extra_contact("bot@org102.example")]),
-            org_drift(s103, OrgStatus.IN_SYNC),
-        ]
+    drifted = fingerprinted(
+        report(
+            [
+                org_drift(s101, items=[am_id(s101)]),
+                org_drift(s102, items=[am_id(s102, 7), extra_contact("bot@org102.example")]),
+                org_drift(s103, OrgStatus.IN_SYNC),
+            ]
+        ),
+        settings,
+        specs,
     )
     return settings, drifted, specs
 

@@ -46,7 +46,9 @@ def repo(tmp_path: Path, server: FakeGitLab) -> Path:
     cfg = tmp_path / "config"
     (cfg / "orgs").mkdir(parents=True)
     (cfg / "checker.yaml").write_text(
-        (Path(__file__).resolve().parent.parent / "config" / "checker.yaml").read_text()
+        (
+            Path(__file__).resolve().parent.parent / "examples" / "config" / "checker.yaml"
+        ).read_text()
     )
     for org_id in (201, 202, 203):
         write_org(cfg, org_id)
@@ -70,6 +72,7 @@ def _env(server: FakeGitLab) -> dict[str, str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "GITLAB_URL": server.url,
         "GITLAB_TOKEN": TOKEN,
+        "CHECKER_FIRST_RUN_CONFIRMED": "true",  # past the first-run plan
         "GITLAB_PROJECT": "7",
         "CI_PROJECT_URL": server.web_url,
     }

@@ -26,7 +26,7 @@ World = tuple[FakeZendesk, FakeZendesk, FakeGitLab, Path]
 def world(tmp_path: Path) -> Iterator[World]:
     import shutil
 
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "examples" / "config", tmp_path / "config")
     with (
         FakeZendesk(email=EMAIL, token=TOKEN, rate_limit=100_000) as main,
         FakeZendesk(oauth_token=GOV_TOKEN, rate_limit=100_000) as gov,
@@ -54,6 +54,7 @@ def env(world: World, **extra: str) -> dict[str, str]:
         "GITLAB_URL": gl.url,
         "GITLAB_TOKEN": GITLAB_TOKEN,
         "GITLAB_PROJECT": "7",
+        "CHECKER_FIRST_RUN_CONFIRMED": "true",  # past the first-run plan
         "CI_PROJECT_URL": gl.url + "/support/zendesk-orgs",
     }
     out.update(extra)

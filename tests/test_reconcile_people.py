@@ -77,7 +77,7 @@ def test_text_around_the_section_a_new_title_and_a_moved_marker_are_kept(run: Ru
     [issue] = [i for i in server.issues if i["title"] == "Acme: please look at this"]
     text = str(issue["description"])
     assert text.startswith(above) and text.endswith(below)
-    assert "| Actual (Zendesk) | 2 |" in text and END_LINE in text
+    assert "· Zendesk: 2 ·" in text and END_LINE in text
     assert any("The drift changed" in n for n in notes_of(issue))
     assert issue["state"] == "opened"
 
@@ -119,7 +119,7 @@ def test_an_issue_whose_marker_a_person_removed_is_known_by_its_title(run: Runne
     assert same is not None and same["title"] == title and same["state"] == "opened"
     text = str(same["description"])
     assert text.startswith(rewritten + "\n")
-    assert Marker.parse(text) is not None and "| Actual (Zendesk) | 3 |" in text
+    assert Marker.parse(text) is not None and "· Zendesk: 3 ·" in text
 
 
 def test_duplicate_issues_and_dashboards_are_closed_linking_the_survivor(run: Runner) -> None:
