@@ -50,8 +50,8 @@ def changed_scope(base: str, config_dir: Path) -> Scope:
     where = orgs if orgs.is_dir() else Path.cwd()
     try:
         top = Path(_git(where, "rev-parse", "--show-toplevel").strip()).resolve()
-    except _GitError:
-        return Scope(None, "not in a git repository: validating every file")
+    except _GitError as e:
+        return Scope(None, f"git cannot read the repository ({e}): validating every file")
     try:
         _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}")
     except _GitError:

@@ -156,7 +156,8 @@ def test_a_missing_base_validates_everything(repo: Path, ref: str, reason: str) 
 def test_outside_a_git_repository_everything_is_validated(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "config", tmp_path / "config")
     proc = run_cli(tmp_path, "--changed-since", "main")
-    assert "not in a git repository: validating every file" in proc.stderr
+    assert "checker: git cannot read the repository (fatal: not a git repository" in proc.stderr
+    assert "validating every file" in proc.stderr
     assert (proc.returncode, proc.stdout) == (0, "")
     assert "3 org files valid" in proc.stderr
 
