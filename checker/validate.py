@@ -112,7 +112,7 @@ def check_files(
     workers: int | None = None,
     keep_specs: bool = True,
 ) -> list[OrgFileResult]:
-    jobs = [(p, display_path(p)) for p in paths]
+    jobs = list(zip(paths, display_paths(paths), strict=True))
     cpus = workers if workers is not None else (os.cpu_count() or 1)
     if cpus > 1 and len(jobs) >= PARALLEL_THRESHOLD:
         chunk = max(16, len(jobs) // (cpus * 8))
