@@ -297,6 +297,8 @@ def _related(
     collide with a checked file's, is checked in full (only its identity is used). A file that
     shares only its name needs no more than that name."""
     targets = [*checked.values(), *extra]
+    if not targets:
+        return {}
     ids = {(r.instance, r.org_id) for r in targets if r.org_id is not None}
     sfs = {salesforce_key(r.salesforce_id) for r in targets if r.salesforce_id}
     names = {Path(r.path).name.lower() for r in targets}
