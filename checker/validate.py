@@ -282,6 +282,10 @@ def _validate_selected(
     )
 
 
+def _sf_head(value: str) -> str:
+    return value.strip()[:15].lower()
+
+
 def _related(
     all_files: Sequence[Path],
     shown: Sequence[str],
@@ -301,7 +305,9 @@ def _related(
         return {}
     ids = {(r.instance, r.org_id) for r in targets if r.org_id is not None}
     sfs = {salesforce_key(r.salesforce_id) for r in targets if r.salesforce_id}
-    names = {Path(r.path).name.lower() for r in targets}
+    # Equal Salesforce keys begin alike without regard to case: a cheap test before the key.
+    sf_heads = {_sf_head(sf) for sf in sfs}
+    names = {os.path.basename(r.path).lower() for r in targets}
     confirm: list[int] = []
     out: dict[int, OrgFileResult] = {}
     for i, path in enumerate(all_files):
@@ -311,10 +317,14 @@ def _related(
         if (
             keys is None
             or (keys.org_id is not None and (keys.instance, keys.org_id) in ids)
-            or (keys.salesforce_id and salesforce_key(keys.salesforce_id) in sfs)
+            or (
+                keys.salesforce_id
+                and _sf_head(keys.salesforce_id) in sf_heads
+                and salesforce_key(keys.salesforce_id) in sfs
+            )
         ):
             confirm.append(i)
-        elif Path(shown[i]).name.lower() in names:
+        elif os.path.basename(shown[i]).lower() in names:
             out[i] = OrgFileResult(shown[i], None, ())
     full = check_files(
         [all_files[i] for i in confirm], settings, today, workers=workers, keep_specs=False
