@@ -246,15 +246,15 @@ def _validate_selected(
     shown = display_paths(all_files)
     known = set(shown)
     stray_paths = {f.path for f in stray}
-    dirs = [display_path(p) for p in paths if p.is_dir()]
+    is_dir = [p.is_dir() for p in paths]
+    dirs = [display_path(p) for p, d in zip(paths, is_dir, strict=True) if d]
+    files = [p for p, d in zip(paths, is_dir, strict=True) if not d]
     selected: set[str] = set()
     extra: dict[str, Path] = {}  # files outside the org folder, checked as org files
-    for p in paths:
-        if not p.is_dir():
-            name = display_path(p)
-            selected.add(name)
-            if name not in known and name not in stray_paths:
-                extra.setdefault(name, p)
+    for p, name in zip(files, display_paths(files), strict=True):
+        selected.add(name)
+        if name not in known and name not in stray_paths:
+            extra.setdefault(name, p)
     chosen = [i for i, s in enumerate(shown) if s in selected or _under(s, dirs)]
     checked = check_files(
         [all_files[i] for i in chosen] + list(extra.values()),
