@@ -297,3 +297,22 @@ def test_a_path_given_twice_or_a_folder_is_checked_once(tmp_path: Path) -> None:
     assert result.paths == (display_path(one),)
     assert [f.rule for f in result.findings] == ["duplicate-org-id"]
     assert display_path(cfg / "orgs" / "two.yaml") in result.findings[0].message
+
+
+def test_a_stray_file_given_as_a_path_gets_what_the_full_run_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "config"
+    (cfg / "orgs").mkdir(parents=True)
+    shutil.copy(SETTINGS, cfg / "checker.yaml")
+    stray = cfg / "orgs" / "acme.yml"
+    stray.write_text("schema_version: 1\nname: Acme\nzendesk:\n  org_id: 5\n")
+    monkeypatch.chdir(tmp_path)
+    full = validate(Path("config"), today=TODAY, workers=1)
+    part = validate(Path("config"), [Path("config/orgs/acme.yml")], today=TODAY, workers=1)
+    assert [f.rule for f in full.findings] == ["file-extension"]
+    assert part.findings == full.findings
+    assert part.files_checked == 0
+    # The working directory given as the folder holds every org file.
+    everything = validate(Path("config"), [Path(".")], today=TODAY, workers=1)
+    assert everything.findings == full.findings
