@@ -165,19 +165,37 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write a GitLab Code Quality report (for the merge request widget).",
 )
+@click.option(
+    "--changed-since",
+    metavar="REF",
+    help="Only the org files added or changed since git commit REF (a merge request's base), "
+    "compared with every org file by the rules across files; every file when anything else "
+    "changed or REF is not in the clone.",
+)
 def validate_cmd(
     config_dir: Path,
     paths: tuple[Path, ...],
     fmt: str,
     junit: Path | None,
     codequality: Path | None,
+    changed_since: str | None,
 ) -> None:
     """Validate org files (all of config/orgs/, or PATHS) and the settings.
 
     Every problem is one line PATH:LINE:COL: RULE: MESSAGE. Exit 0 when valid, 1 when not.
     No network, no credentials.
     """
-    result = validate(config_dir, paths, today=_today(), keep_specs=False)
+    partial = False
+    if changed_since is not None:
+        if paths:
+            raise click.UsageError("give PATHS or --changed-since, not both")
+        from checker.changeset import changed_scope
+
+        scope = changed_scope(changed_since, config_dir)
+        click.echo(f"checker: {scope.reason}", err=True)
+        if scope.files is not None:
+            paths, partial = scope.files, True
+    result = validate(config_dir, paths, today=_today(), keep_specs=False, partial=partial)
     _report_validation(result, fmt, junit, codequality)
     raise Exit(EXIT_OK if result.ok else EXIT_INVALID)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from checker.drift import salesforce_key
+from checker.keyindex import display_paths, read_keys
 from checker.models import Finding, OrgSpec
 from checker.orgfile import OrgFileResult, check_org_file
 from checker.schema import ORG_SCHEMA, validator
@@ -113,7 +114,7 @@ def check_files(
     workers: int | None = None,
     keep_specs: bool = True,
 ) -> list[OrgFileResult]:
-    jobs = [(p, display_path(p)) for p in paths]
+    jobs = list(zip(paths, display_paths(paths), strict=True))
     cpus = workers if workers is not None else (os.cpu_count() or 1)
     if cpus > 1 and len(jobs) >= PARALLEL_THRESHOLD:
         chunk = max(16, len(jobs) // (cpus * 8))
@@ -193,44 +194,143 @@ def validate(
     today: dt.date | None = None,
     workers: int | None = None,
     keep_specs: bool = True,
+    partial: bool = False,
 ) -> Validation:
     """Validate the settings, every org file, and the rules across files.
 
-    With ``paths``, only those files' own findings are reported, but the rules across files
-    still compare them with every file in the org folder (a duplicate id is a duplicate of
-    a file that is already there).
+    With ``paths`` (or ``partial``, when even no path is to be checked), only those files are
+    checked and only their findings reported, but the rules across files still compare them with
+    every file in the org folder (a duplicate id is a duplicate of a file that is already there):
+    through the key index of :mod:`checker.keyindex`, with the same findings as a full run.
     """
     today = today or dt.date.today()
     settings, findings = load_settings(config_dir)
     if settings is None:
         return Validation(None, tuple(findings), (), 0)
+    if paths or partial:
+        return _validate_selected(settings, findings, paths, today, workers, keep_specs)
     all_files, stray = discover(settings.orgs_dir)
-    selected = {display_path(p) for p in paths}
-    targets = list(all_files)
-    for p in paths:
-        if p.is_dir():
-            continue
-        if display_path(p) not in {display_path(f) for f in all_files}:
-            targets.append(p)
-    results = check_files(targets, settings, today, workers=workers, keep_specs=keep_specs)
+    results = check_files(all_files, settings, today, workers=workers, keep_specs=keep_specs)
     findings.extend(stray)
     for r in results:
         findings.extend(r.findings)
     findings.extend(cross_file(results))
-    if paths:
-        dirs = [display_path(p) for p in paths if p.is_dir()]
-        findings = [
-            f
-            for f in findings
-            if f.path in selected or any(f.path.startswith(d.rstrip("/") + "/") for d in dirs)
-        ]
-        results = [
-            r
-            for r in results
-            if r.path in selected or any(r.path.startswith(d + "/") for d in dirs)
-        ]
     findings.sort(key=Finding.sort_key)
     specs = tuple(r.spec for r in results if r.spec is not None)
     return Validation(
         settings, tuple(findings), specs, len(results), tuple(r.path for r in results)
     )
+
+
+def _under(shown: str, dirs: Sequence[str]) -> bool:
+    """Whether a displayed path lies in one of the displayed folders ("." holds every relative
+    path)."""
+    for d in dirs:
+        if d == ".":
+            if not shown.startswith(("/", "../")):
+                return True
+        elif shown.startswith(d.rstrip("/") + "/"):
+            return True
+    return False
+
+
+def _validate_selected(
+    settings: Settings,
+    findings: list[Finding],
+    paths: Sequence[Path],
+    today: dt.date,
+    workers: int | None,
+    keep_specs: bool,
+) -> Validation:
+    """Check ``paths`` in full and every other org file only as far as the rules across files
+    need: linear in the number of files, and the same findings for ``paths`` as a full run."""
+    all_files, stray = discover(settings.orgs_dir)
+    shown = display_paths(all_files)
+    known = set(shown)
+    stray_paths = {f.path for f in stray}
+    is_dir = [p.is_dir() for p in paths]
+    dirs = [display_path(p) for p, d in zip(paths, is_dir, strict=True) if d]
+    files = [p for p, d in zip(paths, is_dir, strict=True) if not d]
+    selected: set[str] = set()
+    extra: dict[str, Path] = {}  # files outside the org folder, checked as org files
+    for p, name in zip(files, display_paths(files), strict=True):
+        selected.add(name)
+        if name not in known and name not in stray_paths:
+            extra.setdefault(name, p)
+    chosen = [i for i, s in enumerate(shown) if s in selected or _under(s, dirs)]
+    checked = check_files(
+        [all_files[i] for i in chosen] + list(extra.values()),
+        settings,
+        today,
+        workers=workers,
+        keep_specs=keep_specs,
+    )
+    by_file: dict[int, OrgFileResult] = dict(zip(chosen, checked, strict=False))
+    extra_results = checked[len(chosen) :]
+    others = _related(all_files, shown, by_file, extra_results, settings, today, workers)
+    in_order = [
+        by_file.get(i) or others[i] for i in range(len(all_files)) if i in by_file or i in others
+    ]
+    keep = {r.path for r in checked}
+    # What is not about the selection (the settings file too) is left out, as it always was.
+    findings = [f for f in [*findings, *stray] if f.path in selected or _under(f.path, dirs)]
+    for r in checked:
+        findings.extend(r.findings)
+    findings.extend(f for f in cross_file(in_order + extra_results) if f.path in keep)
+    findings.sort(key=Finding.sort_key)
+    specs = tuple(r.spec for r in checked if r.spec is not None)
+    return Validation(
+        settings, tuple(findings), specs, len(checked), tuple(r.path for r in checked)
+    )
+
+
+def _sf_head(value: str) -> str:
+    return value.strip()[:15].lower()
+
+
+def _related(
+    all_files: Sequence[Path],
+    shown: Sequence[str],
+    checked: dict[int, OrgFileResult],
+    extra: Sequence[OrgFileResult],
+    settings: Settings,
+    today: dt.date,
+    workers: int | None,
+) -> dict[int, OrgFileResult]:
+    """The files outside the selection that the rules across files must compare it with.
+
+    Every other file's keys come from the index; a file the index cannot read, or whose keys
+    collide with a checked file's, is checked in full (only its identity is used). A file that
+    shares only its name needs no more than that name."""
+    targets = [*checked.values(), *extra]
+    if not targets:
+        return {}
+    ids = {(r.instance, r.org_id) for r in targets if r.org_id is not None}
+    sfs = {salesforce_key(r.salesforce_id) for r in targets if r.salesforce_id}
+    # Equal Salesforce keys begin alike without regard to case: a cheap test before the key.
+    sf_heads = {_sf_head(sf) for sf in sfs}
+    names = {os.path.basename(r.path).lower() for r in targets}
+    confirm: list[int] = []
+    out: dict[int, OrgFileResult] = {}
+    for i, path in enumerate(all_files):
+        if i in checked:
+            continue
+        keys = read_keys(path, settings.default_instance)
+        if (
+            keys is None
+            or (keys.org_id is not None and (keys.instance, keys.org_id) in ids)
+            or (
+                keys.salesforce_id
+                and _sf_head(keys.salesforce_id) in sf_heads
+                and salesforce_key(keys.salesforce_id) in sfs
+            )
+        ):
+            confirm.append(i)
+        elif os.path.basename(shown[i]).lower() in names:
+            out[i] = OrgFileResult(shown[i], None, ())
+    full = check_files(
+        [all_files[i] for i in confirm], settings, today, workers=workers, keep_specs=False
+    )
+    for i, r in zip(confirm, full, strict=True):
+        out[i] = replace(r, findings=())
+    return out

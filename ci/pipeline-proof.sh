@@ -9,7 +9,8 @@
 #      3b. with one Zendesk instance unreachable -> that shard fails (exit 4) but uploads its
 #      report, reconcile still runs and leaves the unknown org's issue alone
 #   4. the merge-request preview job: without Zendesk credentials it says so and passes;
-#      with them, against the fakes, it leaves exactly one note (run twice)
+#      with them, against the fakes, it leaves exactly one note (run twice); the same
+#      pipeline's validate job checks only the changed org file
 #   5. adoption: `checker init` into an empty git repository, two org files, the component
 #      included from this repository (its template in gitlab-ci-local's include cache, where
 #      GitLab would serve it): validate passes; the first scheduled run opens only the
@@ -614,6 +615,13 @@ PY
 		fail "4a: drift-preview without Zendesk credentials did not say so and pass (exit ${rc})"
 	else
 		pass "4a: drift-preview without Zendesk credentials says so and passes"
+	fi
+	# The same merge request pipeline's validate job checks only the org file the MR changed.
+	if grep -q "PASS  *validate" "${log}" && grep -q "checker: 1 org file added or changed since" "${log}"; then
+		pass "4c: validate on the merge request checks only the changed org file (--changed-since its base)"
+	else
+		show_log "${log}"
+		fail "4c: validate on the merge request did not check just the changed org file"
 	fi
 
 	if [ "${HAVE_DRIFT}" != "1" ]; then
