@@ -192,8 +192,8 @@ class Sealed:
     """A page in its own context where every request other than the page's own file is
     recorded and aborted, with console messages and page errors recorded too."""
 
-    def __init__(self, b: Any, page_url: str) -> None:
-        self.context = b.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, b: Any, page_url: str, **context: Any) -> None:
+        self.context = b.new_context(viewport={"width": 1280, "height": 900}, **context)
         self.page = self.context.new_page()
         self.page_file = page_url.split("#", 1)[0]
         self.requests: list[str] = []
