@@ -306,6 +306,24 @@ def mentions(record, org_id, name, file):
 '
 
 # check_gitlab_issues STATE_JSON: issues for the two drifted orgs, nothing for the one in sync.
+# The report page the reconcile job keeps as an artifact: one self-contained HTML file.
+check_report_page() { # PAGE
+	local page="$1"
+	[ -s "${page}" ] || {
+		echo "reconcile uploaded no reports/drift.html"
+		return 1
+	}
+	grep -q '<meta http-equiv="Content-Security-Policy"' "${page}" || {
+		echo "reports/drift.html has no Content-Security-Policy"
+		return 1
+	}
+	grep -q 'id="report-data"' "${page}" || {
+		echo "reports/drift.html holds no report data"
+		return 1
+	}
+	echo "$(wc -c <"${page}") bytes"
+}
+
 check_gitlab_issues() {
 	"${PYTHON}" - "$1" "${ORG_MATCHER}" <<'PY'
 import json, pathlib, sys
@@ -528,6 +546,11 @@ scenario_schedule() {
 			fail "3: run ${run}: reconcile uploaded no reports/reconcile-plan.json"
 			return 0
 		fi
+		if ! check="$(check_report_page "${repo}/.gitlab-ci-local/artifacts/reconcile/reports/drift.html")"; then
+			fail "3: run ${run}: ${check}"
+			return 0
+		fi
+		pass "3: run ${run}: reconcile keeps the report page reports/drift.html (${check})"
 		if [ "${run}" = "1" ]; then
 			if ! check="$(check_gitlab_issues "${state_out}")"; then
 				fail "3: after the first scheduled run: ${check}"
