@@ -39,6 +39,7 @@ LINKS = drift_html.PageLinks(
         "global": "https://support.zendesk.example",
         "us-gov": "https://support-federal.zendesk.example",
     },
+    label="zendesk-drift",
 )
 ALLOWED_HREFS = (f"{REPO}/-/", "https://support.zendesk.example/", "https://support-federal.")
 
@@ -320,7 +321,14 @@ def test_links_come_from_the_settings_and_the_plan(
         ],
         ["issue #11", f"{REPO}/-/issues/11"],
     ]
-    assert hrefs["Org 00001 Ltd"][-1] == ["MR !4", f"{REPO}/-/merge_requests/4"]
+    assert hrefs["Org 00001 Ltd"][-2:] == [
+        # no issue in this run's plan: GitLab's issue search by the org id finds it
+        [
+            "find issue",
+            f"{REPO}/-/issues?state=all&label_name%5B%5D=zendesk-drift&search=360000000001",
+        ],
+        ["MR !4", f"{REPO}/-/merge_requests/4"],
+    ]
 
 
 def test_the_matrix_filters_by_field_and_instance(

@@ -135,6 +135,7 @@ def test_the_page_is_self_contained_and_its_csp_allows_only_its_own_script_and_s
     assert len(data["orgs"]) == 12
     assert data["links"] == {
         "file": f"{REPO}/-/blob/HEAD/",
+        "search": f"{REPO}/-/issues?state=all&label_name%5B%5D=zendesk-drift&search=",
         "issue": f"{REPO}/-/issues/",
         "mr": f"{REPO}/-/merge_requests/",
         "zendesk": {

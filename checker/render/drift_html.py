@@ -79,6 +79,8 @@ class PageLinks:
     ref: str = "HEAD"
     #: instance name → the instance's base URL
     zendesk: Mapping[str, str] | None = None
+    #: the label that marks the checker's issues (``gitlab.labels[0]``), for "find the issue"
+    label: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str]) -> PageLinks:
@@ -88,6 +90,7 @@ class PageLinks:
             repository_url=repository,
             ref=environ.get("CI_DEFAULT_BRANCH") or "HEAD",
             zendesk={name: inst.url for name, inst in settings.instances.items()},
+            label=settings.gitlab.labels[0] if settings.gitlab.labels else None,
         )
 
     def bases(self) -> dict[str, Any]:
@@ -99,8 +102,13 @@ class PageLinks:
             if safe:
                 zendesk[name] = f"{safe.rstrip('/')}/agent/organizations/"
         ref = "/".join(quote(part, safe="") for part in self.ref.split("/"))
+        search = None
+        if repo and self.label:
+            label = quote(self.label, safe="")
+            search = f"{repo}/-/issues?state=all&label_name%5B%5D={label}&search="
         return {
             "file": f"{repo}/-/blob/{ref}/" if repo else None,
+            "search": search,
             "issue": f"{repo}/-/issues/" if repo else None,
             "mr": f"{repo}/-/merge_requests/" if repo else None,
             "zendesk": zendesk,

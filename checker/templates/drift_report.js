@@ -56,7 +56,11 @@
     else if (o.pt) td.appendChild(el("span", "muted", "file: " + o.pt));
     var zd = links.zendesk && httpBase(links.zendesk[o.i]);
     if (zd) td.appendChild(link(zd + encodeURIComponent(o.id) + "/tickets", "Zendesk"));
-    tracked(td, o.is, links.issue, "issue #");
+    if (o.is) tracked(td, o.is, links.issue, "issue #");
+    else if ((o.s === "drifted" || o.s === "missing") && httpBase(links.search)) {
+      // not in this run's plan (its issue did not change): GitLab's search finds it by org id
+      td.appendChild(link(links.search + encodeURIComponent(o.id), "find issue", "Issues of this org (by its id)"));
+    }
     tracked(td, o.mr, links.mr, "MR !");
     return td;
   }
