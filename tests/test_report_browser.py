@@ -382,6 +382,10 @@ CORPUS = [
 ]
 
 
+#: the elements the page itself makes, in its template and its script
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "a", "header", "h1", "p", "strong", "main", "section", "h2", "h3", "ul", "li", "span", "svg", "rect", "form", "label", "select", "option", "input", "button", "table", "caption", "thead", "tbody", "tr", "th", "td", "code", "noscript", "footer", "script", "div"}  # fmt: skip
+
+
 def suppressed(text: str) -> DriftItem:
     return DriftItem(
         "details", DriftKind.CHANGED, text, None, suppressed_by=text, suppressed_until="2026-12-31"
@@ -432,11 +436,16 @@ def test_the_hostile_corpus_is_inert(open_page: Callable[..., Any], tmp_path: Pa
         handlers: [...document.querySelectorAll('*')].filter(
             e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
         hrefs: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
+        tags: [...new Set([...document.querySelectorAll('*')].map(e => e.localName))],
+        svgs: document.querySelectorAll('svg').length,
         names: [...document.querySelectorAll('#rows > tr:not(.detail) > td.name')]
             .map(c => c.lastChild.textContent),
       })"""
     )
     assert census["scripts"] == 2 and census["foreign"] == 0 and census["handlers"] == 0
+    # every element is one the page itself makes (the corpus holds <details>, <b>, <svg>, ...)
+    assert set(census["tags"]) <= PAGE_TAGS, set(census["tags"]) - PAGE_TAGS
+    assert census["svgs"] == 1  # the status bar
     skip_link = "#orgs"
     assert all(h == skip_link or h.startswith(ALLOWED_HREFS) for h in census["hrefs"])
     assert not any("javascript" in h.lower() for h in census["hrefs"])

@@ -93,9 +93,13 @@ class PageLinks:
             label=settings.gitlab.labels[0] if settings.gitlab.labels else None,
         )
 
-    def bases(self) -> dict[str, Any]:
+    def repository(self) -> str | None:
+        """The repository's web URL when it is an http(s) URL, without a trailing slash."""
         repo = inert.url(self.repository_url) if self.repository_url else None
-        repo = repo.rstrip("/") if repo else None
+        return repo.rstrip("/") if repo else None
+
+    def bases(self) -> dict[str, Any]:
+        repo = self.repository()
         zendesk = {}
         for name, url in (self.zendesk or {}).items():
             safe = inert.url(url)
@@ -233,11 +237,10 @@ def _org(fleet: Fleet, org: OrgDrift, repo: str | None) -> dict[str, Any]:
 
 
 def page_data(fleet: Fleet, links: PageLinks) -> dict[str, Any]:
-    bases = links.bases()
-    repo = bases["file"] and bases["file"].split("/-/blob/")[0]
+    repo = links.repository()
     report = fleet.report
     return {
-        "links": bases,
+        "links": links.bases(),
         "status": {s.value: w for s, w in STATUS_WORD.items()},
         "kinds": KIND_WORD,
         "history": fleet.has_history,
@@ -378,6 +381,5 @@ def render(fleet: Fleet, links: PageLinks, *, title: str = "Zendesk drift report
             trend_points=fleet.trend,
             redacted=fleet.redacted,
             sources=fleet.sources,
-            status_word=STATUS_WORD,
         )
     )
