@@ -57,8 +57,9 @@
     var zd = links.zendesk && httpBase(links.zendesk[o.i]);
     if (zd) td.appendChild(link(zd + encodeURIComponent(o.id) + "/tickets", "Zendesk"));
     if (o.is) tracked(td, o.is, links.issue, "issue #");
-    else if ((o.s === "drifted" || o.s === "missing") && httpBase(links.search)) {
-      // not in this run's plan (its issue did not change): GitLab's search finds it by org id
+    else if (o.s !== "in_sync" && httpBase(links.search)) {
+      // not in this run's plan (its issue did not change, or the org could not be checked and
+      // its issue was left alone): GitLab's search finds it by the org id
       td.appendChild(link(links.search + encodeURIComponent(o.id), "find issue", "Issues of this org (by its id)"));
     }
     tracked(td, o.mr, links.mr, "MR !");
