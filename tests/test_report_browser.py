@@ -122,6 +122,7 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def names(page: Any) -> list[str]:
+    page.wait_for_selector("#rows[data-complete]", state="attached")  # every row is in
     return list(
         page.eval_on_selector_all(
             "#rows > tr:not(.detail) > td.name", "cells => cells.map(c => c.lastChild.textContent)"
@@ -268,7 +269,7 @@ def test_a_shared_link_opens_filtered_and_reload_keeps_the_state(
     assert page.input_value("#f-instance") == "global" and page.input_value("#f-csm") == "jdoe"
     assert names(page) == [n for n in want if n in expected(lambda o: o.instance == "global")]
     page.evaluate("location.hash = '#field=notes'")
-    page.wait_for_function("document.querySelector('#f-field').value === 'notes'")
+    page.wait_for_function("() => document.querySelector('#f-field').value === 'notes'")
     assert names(page) == expected(has("notes"))
     page.click("#f-reset")
     assert page.evaluate("location.hash") == "" and len(names(page)) == 20
