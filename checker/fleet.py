@@ -306,7 +306,12 @@ def redact(report: DriftReport) -> DriftReport:
                 items=tuple(_redact_item(i) for i in o.items),
                 suppressed=tuple(_redact_item(i) for i in o.suppressed),
                 info=tuple(
-                    InfoItem(i.field, _redact_text(i.expected), _redact_text(i.actual), i.message)
+                    InfoItem(
+                        i.field,
+                        _redact_text(i.expected),
+                        _redact_text(i.actual),
+                        _redact_text(i.message),
+                    )
                     for i in o.info
                 ),
             )
