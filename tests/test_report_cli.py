@@ -319,3 +319,26 @@ def test_issue_links_only_into_the_repository_of_the_settings(
     built = fleet.build(sharded(tmp_path, count=1), plan_path=tmp_path / "plan.json")
     doc = data_of(drift_html.render(built, drift_html.PageLinks(repository_url=REPO)))
     assert next(o for o in doc["orgs"] if o["id"] == 360000000000)["is"] == [7, "create", linkable]
+
+
+def test_the_status_bar_field_matrix_and_trend_are_computed_from_the_run() -> None:
+    report = fleet_report(10, 4, missing=1, unknown=1)
+    bar = drift_html.status_bar(report)
+    assert [(s["status"], s["count"], s["percent"]) for s in bar] == [
+        ("drifted", 4, "40.0"),
+        ("missing", 1, "10.0"),
+        ("unknown", 1, "10.0"),
+        ("in_sync", 4, "40.0"),
+    ]
+    assert [s["x"] for s in bar] == ["0.00", "400.00", "500.00", "600.00"]
+    instances, rows = drift_html.field_matrix(report)
+    # orgs 0..3 drift: 0 (us-gov) the AM ID, 1 two contacts, 2 notes, 3 a contact name
+    assert instances == ["global", "us-gov"]
+    assert rows == [
+        ("support_contacts", [2, 0], 2),
+        ("collaboration_project.id", [0, 1], 1),
+        ("notes", [1, 0], 1),
+    ]
+    one = drift_html.trend_chart((fleet.point(report),))
+    # one run: one point per line, 4 drifted at the top, 1 missing and 1 unknown at a quarter
+    assert [s["points"] for s in one["series"]] == ["40.0,10.0", "40.0,104.5", "40.0,104.5"]
