@@ -284,6 +284,7 @@ def test_a_row_expands_to_its_items_with_the_notes_diff_and_drifting_since(
     toggle.focus()
     page.keyboard.press("Enter")  # keyboard first
     assert toggle.get_attribute("aria-expanded") == "true"
+    assert toggle.get_attribute("aria-label") == "Hide the items of Org 00002 Ltd"
     detail = page.locator("#rows > tr.detail")
     cells = detail.locator("tbody td").all_text_contents()
     assert cells[:3] == ["notes", "–", "different value"]

@@ -193,6 +193,7 @@
     var open = button.getAttribute("aria-expanded") !== "true";
     button.setAttribute("aria-expanded", String(open));
     button.textContent = open ? "−" : "+";
+    button.setAttribute("aria-label", (open ? "Hide" : "Show") + " the items of " + r.o.n);
     if (open) {
       if (!r.detail) makeDetail(r);
       button.setAttribute("aria-controls", r.detail.id);
