@@ -569,7 +569,11 @@ def reconcile_cmd(
     type=click.Path(file_okay=False, path_type=Path),
     help="A folder of earlier runs' JSON reports, for the trend and 'drifting since'.",
 )
-@click.option("--redact-contacts", is_flag=True, help="Replace contact emails with a stable hash.")
+@click.option(
+    "--redact-contacts",
+    is_flag=True,
+    help="Replace contact emails with a stable hash and hide contact names.",
+)
 def report_cmd(
     config_dir: Path,
     reports: tuple[Path, ...],
