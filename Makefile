@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The report page's browser tests drive Debian's Chromium (Playwright downloads no browser here)
+# and inject axe-core, pinned in tools/axe.
+CHROMIUM ?= /usr/bin/chromium
+AXE      := tools/axe/node_modules/axe-core/axe.min.js
 # The bundled snapshot's date, so the demo's suppressions read the same on any day.
 DEMO_DATE := 2026-11-20
 
-.PHONY: venv demo test lint format bench bench-validate bench-drift bench-drift-cpu bench-reconcile pipeline package clean
+.PHONY: venv demo test lint format bench bench-validate bench-drift bench-drift-cpu bench-reconcile bench-report browser pipeline package clean
 
 venv: $(STAMP)
 
@@ -24,9 +28,22 @@ demo: $(STAMP)
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; \
 	  echo "(exit code $$code: 3 means drift was found, as the example snapshot intends)"
 
-## The whole test suite.
-test: $(STAMP)
-	$(BIN)/python -m pytest
+## The whole test suite (with the report page's tests in headless Chromium).
+test: $(STAMP) browser $(AXE)
+	CHECKER_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+## Debian's chromium, installed when missing (as ci/pipeline-proof.sh installs rsync).
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "installing Debian's chromium (the report page's browser tests need it)"; \
+	  command -v apt-get >/dev/null 2>&1 || { echo "$(CHROMIUM) is missing and there is no apt-get to install it" >&2; exit 1; }; \
+	  sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+$(AXE): tools/axe/package.json tools/axe/package-lock.json
+	cd tools/axe && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,7 +54,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-validate bench-drift bench-drift-cpu bench-reconcile
+bench: bench-validate bench-drift bench-drift-cpu bench-reconcile bench-report
 
 bench-validate: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py
@@ -50,6 +67,9 @@ bench-drift-cpu: $(STAMP)
 
 bench-reconcile: $(STAMP)
 	$(BIN)/python benchmarks/bench_reconcile.py
+
+bench-report: $(STAMP) browser
+	CHECKER_CHROMIUM=$(CHROMIUM) $(BIN)/python benchmarks/bench_report.py
 
 ## The release's build steps, as the release job runs them: sdist and wheel (the version is
 ## pyproject.toml's, the only place it is written), twine check, and the Containerfile linted.

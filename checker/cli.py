@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,6 +32,9 @@ from checker.snapshot import SnapshotError
 from checker.snapshot import from_json as snapshot_from_json
 from checker.snapshot import to_json as snapshot_to_json
 from checker.validate import Validation, validate
+
+if TYPE_CHECKING:
+    from checker.fleet import Fleet
 
 # The commands that talk to Zendesk or GitLab import zenpy and python-gitlab when they run:
 # `checker validate`, the merge-request gate, starts without them (half its start-up time).
@@ -776,6 +779,112 @@ def reconcile_cmd(
             EXIT_UNKNOWN, f"{unchecked} org(s) could not be checked; they were left as they are"
         )
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
+
+
+@cli.command(
+    "report",
+    short_help="Render one run's drift reports as a page, text, Markdown or JSON.",
+    epilog=_env_help(
+        "\n  CI_PROJECT_URL  links to org files (when gitlab.repository_url is not set)",
+        "\n  CI_DEFAULT_BRANCH  the branch those links name (default: HEAD)",
+        "\n  (ZENDESK_URL, ZENDESK_<INSTANCE>_URL replace an instance's URL in the links)",
+    ),
+)
+@config_dir_option
+@click.option(
+    "--report",
+    "reports",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    required=True,
+    help="A drift report (JSON) of the run; give every shard's.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "markdown", "json"]),
+    default="html",
+    show_default=True,
+    help="html: one self-contained page; text, markdown, json: as checker drift writes them.",
+)
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The run's reconcile plan (reconcile --plan-output), for links to issues and MRs.",
+)
+@click.option(
+    "--history",
+    "history_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of earlier runs' JSON reports, for the trend and 'drifting since'.",
+)
+@click.option(
+    "--redact-contacts",
+    is_flag=True,
+    help="Replace contact emails with a stable hash and hide contact names.",
+)
+def report_cmd(
+    config_dir: Path,
+    reports: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    plan_path: Path | None,
+    history_dir: Path | None,
+    redact_contacts: bool,
+) -> None:
+    """Render the drift reports of one run: one self-contained HTML page, or text/markdown/json.
+
+    The shard reports are checked as reconcile checks them (every shard present, no org twice).
+    The HTML page makes no network request. Exit 0 when written, 1 for unusable reports or plan,
+    2 when the output cannot be written.
+    """
+    from checker import fleet
+
+    try:
+        built = fleet.build(
+            reports,
+            plan_path=plan_path,
+            history_dir=history_dir,
+            redact_contacts=redact_contacts,
+            warn=lambda line: click.echo(f"checker: warning: {line}", err=True),
+        )
+    except fleet.FleetInputError as e:
+        raise _fail(EXIT_INVALID, str(e)) from None
+    if fmt == "html":
+        text = _report_page(config_dir, built)
+    elif fmt == "json":
+        text = report_to_json(built.report)
+    elif fmt == "markdown":
+        text = drift_markdown.render(built.report, title="Zendesk drift report")
+    else:
+        text = drift_text.render(built.report)
+    if output is not None:
+        _write(output, text)
+        click.echo(f"{drift_text.summary_line(built.report)}; written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    raise Exit(EXIT_OK)
+
+
+def _report_page(config_dir: Path, built: Fleet) -> str:
+    """The HTML page; its links come from the settings (without them, the page has none)."""
+    from checker.render import drift_html
+
+    settings, problems = load_settings(config_dir)
+    if settings is None:
+        why = f" ({render_findings.line(problems[0])})" if problems else ""
+        click.echo(
+            f"checker: warning: no usable settings in {config_dir}: the page has no links{why}",
+            err=True,
+        )
+        links = drift_html.PageLinks()
+    else:
+        links = drift_html.PageLinks.from_settings(settings.with_url_override(), os.environ)
+    return drift_html.render(built, links)
 
 
 @cli.command(

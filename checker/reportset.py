@@ -330,8 +330,20 @@ def check_against(
 
 def load(paths: Sequence[Path], settings: Settings, specs: Sequence[OrgSpec]) -> CombinedReport:
     """Read drift report files of one run and check them as evidence (see the module
-    docstring). The one function to call for report files: raises :class:`ReportSetError`
-    naming the first problem; returns the combined set with its stale orgs."""
+    docstring). The one function to call for report files before acting on them: raises
+    :class:`ReportSetError` naming the first problem; returns the combined set with its stale
+    orgs."""
+    reports = read(paths)
+    names = [str(p) for p in paths]
+    combined = combine(reports, names)
+    return check_against(reports, combined, settings, specs, names)
+
+
+def read(paths: Sequence[Path], *, need_fingerprint: bool = True) -> list[DriftReport]:
+    """Read drift report files of one run, each checked on its own (it holds together, says
+    its source and scope, carries its fingerprint unless ``need_fingerprint`` is false, one
+    schema version for all). Showing them (``checker report``) needs no more; acting on them
+    needs :func:`load`."""
     if not paths:
         raise ReportSetError("no drift report given")
     reports: list[DriftReport] = []
@@ -353,7 +365,5 @@ def load(paths: Sequence[Path], settings: Settings, specs: Sequence[OrgSpec]) ->
                 f"the reports have different schema versions: {first_path} has {first!r}, "
                 f"{second_path} has {second!r}; make them with the same checker version"
             )
-        reports.append(_parse(text, str(path), need_fingerprint=True))
-    names = [str(p) for p in paths]
-    combined = combine(reports, names)
-    return check_against(reports, combined, settings, specs, names)
+        reports.append(_parse(text, str(path), need_fingerprint=need_fingerprint))
+    return reports

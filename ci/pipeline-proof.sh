@@ -311,6 +311,48 @@ def mentions(record, org_id, name, file):
 '
 
 # check_gitlab_issues STATE_JSON: issues for the two drifted orgs, nothing for the one in sync.
+# The report page the reconcile job keeps as an artifact: one self-contained HTML file.
+check_report_page() { # PAGE
+	local page="$1"
+	[ -s "${page}" ] || {
+		echo "reconcile uploaded no reports/drift.html"
+		return 1
+	}
+	grep -q '<meta http-equiv="Content-Security-Policy"' "${page}" || {
+		echo "reports/drift.html has no Content-Security-Policy"
+		return 1
+	}
+	grep -q 'id="report-data"' "${page}" || {
+		echo "reports/drift.html holds no report data"
+		return 1
+	}
+	echo "$(wc -c <"${page}") bytes"
+}
+
+# set_pages_input REPO true|false: the include's input pages in REPO's .gitlab-ci.yml.
+set_pages_input() {
+	local file="$1/.gitlab-ci.yml"
+	sed -i '/^      pages: /d' "${file}"
+	if [ "$2" = "true" ]; then
+		sed -i 's/^\(      drift_shards: .*\)$/\1\n      pages: true/' "${file}"
+	fi
+}
+
+# The page the pages job publishes: the report page, with no contact email left readable.
+check_pages_site() { # INDEX_HTML
+	local page="$1" emails
+	check_report_page "${page}" >/dev/null || {
+		echo "the pages job published no report page (public/index.html)"
+		return 1
+	}
+	emails="$(grep -oE "[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+" "${page}" | grep -vc '^redacted-' || true)"
+	if [ "${emails}" != "0" ]; then
+		echo "public/index.html shows ${emails} contact email(s) unredacted"
+		return 1
+	fi
+	echo "$(wc -c <"${page}") bytes, $(grep -o 'redacted-[0-9a-f]*@' "${page}" | sort -u | wc -l) redacted email(s), none readable"
+}
+
 check_gitlab_issues() {
 	"${PYTHON}" - "$1" "${ORG_MATCHER}" <<'PY'
 import json, pathlib, sys
@@ -514,6 +556,9 @@ scenario_schedule() {
 	local run state_in="${WORK}/gitlab-seed.json"
 	for run in 1 2; do
 		local log="${WORK}/s3-schedule-${run}.log" state_out="${WORK}/gitlab-after-schedule-${run}.json"
+		# The second run also has the component's input pages: true (the Pages job publishes the
+		# page, redacted); the first and 3b keep the default (no Pages job).
+		if [ "${run}" = "2" ]; then set_pages_input "${repo}" true; fi
 		start_gitlab "${state_in}" "${state_out}"
 		fake_variables
 		rm -rf "${repo}/.gitlab-ci-local/artifacts"
@@ -532,6 +577,27 @@ scenario_schedule() {
 		fi
 		if [ ! -s "${repo}/.gitlab-ci-local/artifacts/reconcile/reports/reconcile-plan.json" ]; then
 			fail "3: run ${run}: reconcile uploaded no reports/reconcile-plan.json"
+			return 0
+		fi
+		if ! check="$(check_report_page "${repo}/.gitlab-ci-local/artifacts/reconcile/reports/drift.html")"; then
+			fail "3: run ${run}: ${check}"
+			return 0
+		fi
+		pass "3: run ${run}: reconcile keeps the report page reports/drift.html (${check})"
+		if [ "${run}" = "2" ]; then
+			set_pages_input "${repo}" false
+			if ! grep -q "PASS  *pages" "${log}"; then
+				show_log "${log}" 60
+				fail "3: run 2: with the input pages: true, the pages job did not run and pass"
+				return 0
+			fi
+			if ! check="$(check_pages_site "${repo}/.gitlab-ci-local/artifacts/pages/public/index.html")"; then
+				fail "3: run 2: ${check}"
+				return 0
+			fi
+			pass "3: run 2: the pages job publishes the report page with contacts redacted (${check})"
+		elif grep -q "pages" <(grep -E "^(PASS|FAIL) " "${log}"); then
+			fail "3: run 1: a pages job ran although the input pages is false"
 			return 0
 		fi
 		if [ "${run}" = "1" ]; then

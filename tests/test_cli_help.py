@@ -25,6 +25,7 @@ READS = {
     "reconcile": ["GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT", "ZENDESK_EMAIL"],
     "preview-note": ["GITLAB_TOKEN", "GITLAB_PROJECT", "CI_MERGE_REQUEST_IID"],
     "init": [],
+    "report": ["CI_PROJECT_URL"],
     "retire": ["GITLAB_TOKEN", "GITLAB_URL", "GITLAB_PROJECT"],
 }
 

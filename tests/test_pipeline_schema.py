@@ -226,4 +226,48 @@ def test_reconcile_waits_for_every_shard_and_runs_alone(jobs: dict[str, Any]) ->
     assert "--report" in _script(job)
     assert "no drift shard left a report" in _script(job), "never a drift run of its own"
     assert "--plan-output reports/reconcile-plan.json" in _script(job)
-    assert job["artifacts"]["paths"] == ["reports/reconcile-plan.json", "reports/reconcile-plan.md"]
+    assert job["artifacts"]["paths"] == [
+        "reports/reconcile-plan.json",
+        "reports/reconcile-plan.md",
+        "reports/drift.html",
+        "reports/pages/",
+    ]
+
+
+def test_reconcile_writes_the_report_page_and_keeps_a_history(jobs: dict[str, Any]) -> None:
+    job = jobs["reconcile"]
+    script = _script(job)
+    assert "checker report" in script and "--output reports/drift.html" in script
+    assert (
+        "--plan reports/reconcile-plan.json" in script
+        and '--history "${REPORT_HISTORY_DIR}"' in script
+    )
+    assert 'exit "${code}"' in script, "the page never hides reconcile's own outcome"
+    assert job["artifacts"]["expose_as"] == "Zendesk drift report"
+    assert job["artifacts"]["when"] == "always"
+    history = [c for c in job["cache"] if c["key"] == "zendesk-org-checker-report-history"]
+    assert history == [
+        {"key": "zendesk-org-checker-report-history", "paths": [".checker-history/"],
+         "policy": "pull-push", "when": "always"}
+    ]  # fmt: skip
+    assert job["variables"]["REPORT_PAGES"] is False  # the default: no Pages job
+
+
+def test_the_pages_job_publishes_only_when_asked(
+    template: tuple[dict[str, Any], dict[str, Any]], pipeline: dict[str, Any]
+) -> None:
+    header, body = template
+    inputs = header["spec"]["inputs"]
+    assert inputs["pages"] == {**inputs["pages"], "type": "boolean", "default": False}
+    assert inputs["pages_redact_contacts"]["default"] is True
+    enabled = _resolved_body(header, body, {**_include_inputs(pipeline), "pages": True})
+    job = enabled["pages"]
+    assert job["rules"] == [
+        {"if": '"true" == "true" && $CI_PIPELINE_SOURCE == "schedule"', "when": "always"}
+    ]
+    assert job["needs"] == [{"job": "reconcile", "artifacts": True}]
+    assert job["artifacts"]["paths"] == ["public"]
+    assert "cp reports/pages/index.html public/index.html" in _script(job)
+    assert "--redact-contacts" in _script(enabled["reconcile"])
+    disabled = _resolved_body(header, body, _include_inputs(pipeline))
+    assert disabled["pages"]["rules"][0]["if"].startswith('"false" == "true"')
