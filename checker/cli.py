@@ -1061,7 +1061,7 @@ def retire_cmd(config_dir: Path, dry_run: bool) -> None:
         raise Exit(EXIT_INVALID)
     try:
         gitlab = reconcile.connect_from_env(os.environ, settings)
-        outcome = run_retire(settings, gitlab, dry_run=dry_run, out=click.echo)
+        outcome = run_retire(settings, gitlab, dry_run=dry_run, out=click.echo, environ=os.environ)
     except GitLabAuthError as e:
         raise _fail(EXIT_USAGE, str(e)) from None
     except GitLabError as e:

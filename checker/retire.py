@@ -12,12 +12,14 @@ resumed checker starts with a first-run plan (:mod:`checker.first_run`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from checker.gitlab import GitLabError, GitLabPort, TrackedIssue, TrackedMergeRequest
+from checker.lock import LockBusy, ReconcileLock
 from checker.plan import RESOLVED, Action, Marker, body_of, key_text
 from checker.reconcile import ActionResult, GitLabWriter
+from checker.render.oneline import one_line
 from checker.settings import Settings
 
 __all__ = ["NOTE", "RetireOutcome", "plan_retire", "run_retire"]
@@ -113,8 +115,11 @@ def run_retire(
     *,
     dry_run: bool,
     out: Callable[[str], None],
+    environ: Mapping[str, str] | None = None,
+    lock_wait: float = 600.0,
 ) -> RetireOutcome:
-    """Read what the checker left open, print it, and close it unless ``dry_run``.
+    """Read what the checker left open, print it, and close it unless ``dry_run`` (holding the
+    reconcile lock, :mod:`checker.lock`, while it writes).
 
     Raises :class:`checker.gitlab.GitLabError` when GitLab cannot be read (nothing done);
     a failure while closing one thing is recorded and the rest is still tried."""
@@ -122,15 +127,40 @@ def run_retire(
     info = gitlab.info()
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
-    ops_issues: list[TrackedIssue] = []
-    if ops is not None and ops.info().id != info.id:
-        ops_issues = ops.open_issues(label)
-    actions = plan_retire(gitlab.open_issues(label), gitlab.open_merge_requests(label), ops_issues)
+
+    def plan_now() -> list[Action]:
+        ops_issues: list[TrackedIssue] = []
+        if ops is not None and ops.info().id != info.id:
+            ops_issues = ops.open_issues(label)
+        return plan_retire(gitlab.open_issues(label), gitlab.open_merge_requests(label), ops_issues)
 
     def say(line: str) -> None:
-        out(gitlab.scrub(line))
+        out(one_line(gitlab.scrub(line)))
 
-    writer = GitLabWriter(gitlab, info, ops)
+    actions = plan_now()
+    if dry_run or not actions:
+        return _carry_out(actions, GitLabWriter(gitlab, info, ops), dry_run, say)
+    # One writer at a time, as reconcile: a reconcile run writing now would otherwise reopen or
+    # recreate what this closes. After taking the lock, read again and close what is open then.
+    lock = ReconcileLock(gitlab, info.default_branch, environ or {}, wait=lock_wait, say=say)
+    try:
+        lock.acquire()
+    except (LockBusy, GitLabError) as e:
+        reason = f"the reconcile lock could not be taken: {e}; nothing was closed"
+        say(reason)
+        return RetireOutcome(False, tuple(ActionResult(a, "failed", error=reason) for a in actions))
+    try:
+        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops), False, say)
+    finally:
+        try:
+            lock.release()
+        except GitLabError as e:
+            say(f"the reconcile lock could not be released ({e}); it goes stale by itself")
+
+
+def _carry_out(
+    actions: Sequence[Action], writer: GitLabWriter, dry_run: bool, say: Callable[[str], None]
+) -> RetireOutcome:
     results: list[ActionResult] = []
     for action in actions:
         if dry_run:

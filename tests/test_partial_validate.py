@@ -154,7 +154,7 @@ def mutated_text(draw: st.DrawFn) -> str:
 
 @functools.cache
 def _settings() -> Settings:
-    loaded, _ = load_settings(ROOT / "config")
+    loaded, _ = load_settings(ROOT / "examples" / "config")
     assert loaded is not None
     return loaded
 
@@ -217,7 +217,7 @@ def test_scan_is_right_or_gives_up_on_tricky_files(text: str) -> None:
 def test_scan_reads_the_plain_shapes_without_giving_up() -> None:
     """The shapes the repository's files have are read by the scan, not handed to the full
     check (that is what makes the index fast)."""
-    for path in sorted((ROOT / "config" / "orgs").rglob("*.yaml")):
+    for path in sorted((ROOT / "examples" / "config" / "orgs").rglob("*.yaml")):
         keys = scan_keys(path.read_bytes(), _settings().default_instance)
         full = check_org_file(path, "x.yaml", _settings(), TODAY)
         assert keys is not None, path

@@ -39,7 +39,8 @@ def test_containerfile_installs_the_wheel_and_tells_the_jobs(
     assert base.value == ("${PYTHON_IMAGE}",)
     (copy,) = commands["COPY"]
     assert copy.value[0] == "dist/*.whl"
-    (install,) = commands["RUN"]
+    git, install = commands["RUN"]
+    assert "apt-get install -y --no-install-recommends git" in git.value[0]  # --changed-since
     assert "python -m venv /opt/checker" in install.value[0]
     env = dict(zip(commands["ENV"][0].value[::2], commands["ENV"][0].value[1::2], strict=True))
     assert env["CHECKER_PYTHON"] == "/opt/checker/bin/python"

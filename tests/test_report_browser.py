@@ -398,10 +398,11 @@ def test_the_hostile_corpus_is_inert(open_page: Callable[..., Any], tmp_path: Pa
     orgs = []
     for n, text in enumerate(CORPUS):
         email = f"{text}@x.example"
+        status = OrgStatus.DRIFTED if n % 3 else OrgStatus.UNKNOWN
         orgs.append(
             org(
                 n,
-                OrgStatus.DRIFTED if n % 3 else OrgStatus.UNKNOWN,
+                status,
                 name=text,
                 csm=text,
                 file=f"config/orgs/{text}.yaml",
@@ -414,7 +415,9 @@ def test_the_hostile_corpus_is_inert(open_page: Callable[..., Any], tmp_path: Pa
                         "support_contacts", DriftKind.MISSING_IN_ZENDESK, email, None, item=email
                     ),
                     DriftItem(text, DriftKind.CHANGED, text, text),
-                ),
+                )
+                if status is OrgStatus.DRIFTED
+                else (),  # an org that could not be checked has no items (reports are checked)
                 suppressed=(suppressed(text),),
                 info=(InfoItem("name", text, text, text),),
             )

@@ -51,7 +51,7 @@ def org(org_id: int, name: str = "Example") -> str:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A repository on main: the example config, plus an org file that is already broken."""
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "examples" / "config", tmp_path / "config")
     (tmp_path / "config" / "orgs" / "already-broken.yaml").write_text(org(7) + "nots: typo\n")
     (tmp_path / "config" / "orgs" / "seven.yaml").write_text(org(8))
     git(tmp_path, "init", "-q", "-b", "main")
@@ -154,7 +154,7 @@ def test_a_missing_base_validates_everything(repo: Path, ref: str, reason: str) 
 
 
 def test_outside_a_git_repository_everything_is_validated(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "examples" / "config", tmp_path / "config")
     proc = run_cli(tmp_path, "--changed-since", "main")
     assert "checker: git cannot read the repository (fatal: not a git repository" in proc.stderr
     assert "validating every file" in proc.stderr
