@@ -73,6 +73,13 @@ def user(obj: object) -> dict[str, Any]:
     return obj
 
 
+def search_org(obj: object) -> dict[str, Any]:
+    """An export-search result: an organization that says so."""
+    if not isinstance(obj, dict) or obj.get("result_type") != "organization":
+        raise ShapeError("a search result that is not an organization")
+    return org(obj)
+
+
 def show_many(body: object) -> dict[int, dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("organizations"), list):
         raise ShapeError("the answer is not a list of organizations")
