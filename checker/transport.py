@@ -254,7 +254,9 @@ class GuardedSession(requests.Session):
         self.body_retries = body_retries
         self.route = route
         self.inspect = inspect
-        self.max_redirects = 0
+        # Redirects are never followed (``send`` forces allow_redirects off); requests still
+        # works out the next request of a 3xx without sending it, which 0 would refuse.
+        self.max_redirects = 1
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 

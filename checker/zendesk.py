@@ -39,7 +39,7 @@ from zenpy.lib.exception import RecordNotFoundException
 from checker import zendesk_listing as listing
 from checker import zendesk_shapes as shapes
 from checker.interrupt import RunLimits
-from checker.models import FetchFailure, FetchState, LiveContact, LiveOrg, Scalar
+from checker.models import FetchFailure, FetchState, LiveOrg
 from checker.pacing import Counter, Pacer, Stopped, paced_retry
 from checker.settings import Instance, without_userinfo
 from checker.transport import DeadlineAdapter, ForeignOrigin, GuardedSession, deadline_hit
@@ -51,7 +51,7 @@ from checker.zendesk_auth import (
     credential_variables,
     credentials_from_env,
 )
-from checker.zendesk_listing import Check, Listing
+from checker.zendesk_listing import Check, Listing, RateLimited
 from checker.zendesk_shapes import ShapeError
 
 SHOW_MANY_LIMIT = 100
@@ -169,9 +169,9 @@ class ZendeskReader:
         return client
 
     def _inspect(self, response: requests.Response) -> None:
-        listing.inspect(response)
         if response.status_code == 200:
             self._answered = True
+        listing.inspect(response)
 
     def _read(
         self, what: str, path: str, check: Check, call: Callable[[Any], T], max_pages: int = 1
@@ -199,6 +199,8 @@ class ZendeskReader:
             return ZendeskUnavailable(
                 f"{what}: a link pointed away from {self.shown_url}; not followed"
             )
+        if isinstance(e, RateLimited):
+            return ZendeskUnavailable(f"{what}: rate limited (429) after retries")
         if isinstance(e, requests.exceptions.RetryError):
             m = _TOO_MANY.search(str(e))
             if m and m.group(1) == "429":
@@ -236,8 +238,8 @@ class ZendeskReader:
         what = f"organizations {ids[0]}…{ids[-1]}"
         try:
             orgs = self._read(
-                what, "/organizations/show_many.json", _single(shapes.show_many),
-                lambda zd: _all(zd.organizations(ids=ids), Organization),
+                what, "/organizations/show_many.json", listing.single(shapes.show_many),
+                lambda zd: listing.every(zd.organizations(ids=ids), Organization),
             )  # fmt: skip
         except Malformed:
             return {}
@@ -245,20 +247,20 @@ class ZendeskReader:
 
     def _show(self, org_id: int) -> Any:
         def call(zd: Any) -> Any:
-            return _one(zd.organizations(id=org_id), Organization)
+            return listing.one(zd.organizations(id=org_id), Organization)
 
         return self._read(
             f"org {org_id}", f"/organizations/{org_id}.json",
-            _single(lambda body: shapes.show(body, org_id)), call,
+            listing.single(lambda body: shapes.show(body, org_id)), call,
         )  # fmt: skip
 
     def _users(self, org_id: int) -> list[Any]:
         def call(zd: Any) -> list[Any]:
-            return _all(zd.organizations.users(org_id), User)
+            return listing.every(zd.organizations.users(org_id), User)
 
         return self._read(
             f"users of org {org_id}", f"/organizations/{org_id}/users.json",
-            _pages("users", shapes.user), call, self.max_user_pages,
+            listing.pages("users", shapes.user), call, self.max_user_pages,
         )  # fmt: skip
 
     # -- the fetch ---------------------------------------------------------------------------
@@ -345,7 +347,7 @@ class ZendeskReader:
             follow.appendleft(("users", (arg, value)))
             return []
         org_id, org = arg
-        return [(org_id, _live(self.instance.name, org_id, org, value))]
+        return [(org_id, shapes.live_org(self.instance.name, org_id, org, value))]
 
     def _failed(
         self, kind: str, arg: Any, error: BaseException
@@ -371,18 +373,19 @@ class ZendeskReader:
         if query is None:
             orgs = self._read(
                 "organization listing", "/organizations.json",
-                _pages("organizations", shapes.org),
-                lambda zd: _all(zd.organizations(), Organization), huge,
+                listing.pages("organizations", shapes.org),
+                lambda zd: listing.every(zd.organizations(), Organization), huge,
             )  # fmt: skip
             return [
                 int(o.id)
                 for o in orgs
-                if with_field is None or _fields(o).get(with_field) not in shapes.UNSET
+                if with_field is None or shapes.fields(o).get(with_field) not in shapes.UNSET
             ]
         found = self._read(
             "organization search", "/search/export.json",
-            _pages("results", shapes.search_org),
-            lambda zd: _all(zd.search_export(query, type="organization"), Organization), huge,
+            listing.pages("results", shapes.search_org),
+            lambda zd: listing.every(zd.search_export(query, type="organization"), Organization),
+            huge,
         )  # fmt: skip
         return [int(o.id) for o in found]
 
@@ -397,66 +400,6 @@ def _zenpy_host(url: str) -> tuple[str, str]:
     netloc = urlsplit(url).netloc.rpartition("@")[2].lower()
     subdomain, dot, domain = netloc.partition(".")
     return (subdomain, domain) if dot and subdomain and domain else ("instance", "invalid")
-
-
-def _single(check: Callable[[Any], object]) -> Check:
-    def run(body: Any) -> None:
-        check(body)
-
-    return run
-
-
-def _pages(key: str, item: Callable[[Any], dict[str, Any]]) -> Check:
-    return lambda body: shapes.cursor_page(body, key, item)
-
-
-def _all(found: Any, kind: type) -> list[Any]:
-    """Every object of a zenpy listing (it reads the pages as it is iterated), each of the
-    kind asked for: zenpy picks what to build by the keys it finds."""
-    items = list(found)
-    if not all(isinstance(x, kind) for x in items):
-        raise ShapeError(f"zenpy read something else than {kind.__name__} objects")
-    count = listing.current()
-    if count is not None and count.items is not None and count.items != len(items):
-        raise ShapeError("zenpy's objects disagree with the pages read")
-    return items
-
-
-def _one(found: Any, kind: type) -> Any:
-    if not isinstance(found, kind):
-        raise ShapeError(f"zenpy read something else than an {kind.__name__}")
-    return found
-
-
-def _fields(org: Any) -> dict[str, Any]:
-    fields = org.organization_fields
-    return dict(dict.items(fields)) if isinstance(fields, dict) else {}
-
-
-def _value(value: Any) -> Scalar | list[Scalar]:
-    return list(value) if isinstance(value, list) else value
-
-
-def _live(instance: str, org_id: int, org: Any, users: list[Any]) -> LiveOrg:
-    """Our LiveOrg from zenpy's objects, built from answers whose shape was checked."""
-    return LiveOrg(
-        instance=instance,
-        org_id=org_id,
-        name=org.name or "",
-        notes=org.notes,
-        details=org.details,
-        fields=tuple(sorted((str(k), _value(v)) for k, v in _fields(org).items())),
-        contacts=tuple(
-            LiveContact(
-                email=u.email or "",
-                name=u.name,
-                user_id=u.id,
-                role=u.role,
-                suspended=bool(u.suspended),
-            )
-            for u in users
-        ),
-    )
 
 
 def _timed_out(e: BaseException) -> bool:

@@ -38,6 +38,11 @@ Check = Callable[[Any], "Page | None"]
 _local = threading.local()
 
 
+class RateLimited(Exception):
+    """A 429 that outlasted our retries: never handed to zenpy, whose own 429 handling sleeps
+    for as long as the answer asks, uncapped and deaf to a stop."""
+
+
 class Listing:
     """One zenpy call's reads: ``path`` (``/api/v2/...``) on the instance at ``base``."""
 
@@ -76,6 +81,8 @@ class Listing:
     def inspect(self, response: requests.Response) -> None:
         status = self.status = response.status_code
         if status != 200:
+            if status == 429:
+                raise RateLimited()
             if status < 400:  # 1xx, another 2xx, a redirect: not an answer this reader uses
                 raise ShapeError(f"Zendesk answered HTTP {status}")
             return
@@ -143,3 +150,39 @@ def inspect(response: requests.Response) -> None:
     if listing is None:
         raise ShapeError("an answer outside any listing")
     listing.inspect(response)
+
+
+# -- what the reader asks zenpy for ----------------------------------------------------------
+
+
+def single(check: Callable[[Any], object]) -> Check:
+    """A check for an endpoint that answers once (no pages)."""
+
+    def run(body: Any) -> None:
+        check(body)
+
+    return run
+
+
+def pages(key: str, item: Callable[[Any], dict[str, Any]]) -> Check:
+    """A check for each page of a cursor listing of ``key``."""
+    return lambda body: shapes.cursor_page(body, key, item)
+
+
+def every(found: Any, kind: type) -> list[Any]:
+    """Every object of a zenpy listing (zenpy reads the pages as it is iterated), each of the
+    kind asked for (zenpy picks what to build by the keys it finds), as many as the pages held.
+    Call it inside :func:`reading`."""
+    items = list(found)
+    if not all(isinstance(x, kind) for x in items):
+        raise ShapeError(f"zenpy read something else than {kind.__name__} objects")
+    now = current()
+    if now is not None and now.items is not None and now.items != len(items):
+        raise ShapeError("zenpy's objects disagree with the pages read")
+    return items
+
+
+def one(found: Any, kind: type) -> Any:
+    if not isinstance(found, kind):
+        raise ShapeError(f"zenpy read something else than an {kind.__name__}")
+    return found

@@ -126,26 +126,32 @@ def next_link(url: object, base: str, path: str) -> str:
     return rebased
 
 
+def fields(org: Any) -> dict[str, Any]:
+    """An organization object's custom field values (none when it has none)."""
+    found = getattr(org, "organization_fields", None)
+    return dict(dict.items(found)) if isinstance(found, dict) else {}
+
+
 def _value(value: Any) -> Scalar | list[Scalar]:
     return list(value) if isinstance(value, list) else value
 
 
-def live_org(instance: str, org_id: int, o: dict[str, Any], users: list[dict[str, Any]]) -> LiveOrg:
-    fields = o.get("organization_fields") or {}
+def live_org(instance: str, org_id: int, org: Any, users: list[Any]) -> LiveOrg:
+    """Our LiveOrg from the objects zenpy built of answers whose shape was checked."""
     return LiveOrg(
         instance=instance,
         org_id=org_id,
-        name=o.get("name") or "",
-        notes=o.get("notes"),
-        details=o.get("details"),
-        fields=tuple(sorted((str(k), _value(v)) for k, v in fields.items())),
+        name=org.name or "",
+        notes=org.notes,
+        details=org.details,
+        fields=tuple(sorted((str(k), _value(v)) for k, v in fields(org).items())),
         contacts=tuple(
             LiveContact(
-                email=u.get("email") or "",
-                name=u.get("name"),
-                user_id=u["id"],
-                role=u["role"],
-                suspended=bool(u.get("suspended", False)),
+                email=u.email or "",
+                name=u.name,
+                user_id=u.id,
+                role=u.role,
+                suspended=bool(u.suspended),
             )
             for u in users
         ),
