@@ -227,8 +227,7 @@ class ZendeskReader:
             return _wrong_url(what, self.shown_url, "answered 404, not as Zendesk does")
         if status is not None and status >= 400:
             return ZendeskUnavailable(f"{what}: Zendesk answered HTTP {status}")
-        # The type only: a vendor message can hold data from the answer.
-        return ZendeskUnavailable(f"{what}: could not be read ({type(e).__name__})")
+        return ZendeskUnavailable(f"{what}: {_internal(e)}")
 
     # -- reads -------------------------------------------------------------------------------
 
