@@ -1,4 +1,6 @@
-"""The shape of each Zendesk answer the reader uses, checked before anything is compared.
+"""The shape of each Zendesk answer the reader uses, checked on the raw JSON before zenpy parses
+it (:mod:`checker.zendesk_listing` runs these checks from the guarded session), so what zenpy
+builds its objects from, and :func:`live_org` reads, has already passed them.
 
 A ``200`` whose body is not what was asked for (another endpoint's answer, a page without its
 pagination envelope, users whose email is not a string, a count that disagrees with the list)
