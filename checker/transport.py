@@ -254,6 +254,7 @@ class GuardedSession(requests.Session):
         self.body_retries = body_retries
         self.route = route
         self.inspect = inspect
+        self._proxies: dict[tuple[Any, ...], Any] = {}
         # Redirects are never followed (``send`` forces allow_redirects off); requests still
         # works out the next request of a 3xx without sending it, which 0 would refuse.
         self.max_redirects = 1
@@ -268,13 +269,20 @@ class GuardedSession(requests.Session):
             if url != request.url:
                 wire = request.copy()
                 wire.url = url
-                # Proxies (and NO_PROXY) are chosen for where the request really goes.
-                kwargs["proxies"] = self.merge_environment_settings(url, {}, None, None, None)[
-                    "proxies"
-                ]
+                kwargs["proxies"] = self._proxies_for(url)
         if origin(wire.url or "") != self._origin:
             raise ForeignOrigin("refused a request to another origin than the instance URL")
         return wire
+
+    def _proxies_for(self, url: str) -> Any:
+        """Proxies (and NO_PROXY) for where a request really goes: they depend on its origin,
+        the environment and the session's settings, worked out once for each."""
+        key = (origin(url), self.trust_env, tuple(sorted(self.proxies.items())))
+        found = self._proxies.get(key)
+        if found is None:
+            settings = self.merge_environment_settings(url, {}, None, None, None)
+            found = self._proxies[key] = settings["proxies"]
+        return found
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         wire = self._wire(request, kwargs)
