@@ -12,7 +12,7 @@ import pytest
 
 from checker.models import LiveOrg
 from checker.settings import DEFAULT_FIELD_KEYS, Instance
-from checker.transport import ForeignOrigin
+from checker.transport import ForeignOrigin, rebase
 from checker.zendesk import Credentials, ZendeskReader
 from tests.fakes.fault_proxy import Recorder
 from tests.test_review_zendesk import QuirkyZendesk
@@ -68,3 +68,13 @@ def test_a_redirect_is_never_followed_and_the_org_is_unknown(zd: QuirkyZendesk) 
     failure = result[1]
     assert not isinstance(failure, LiveOrg) and failure.state.value == "unknown"
     assert "HTTP 302" in failure.message
+
+
+def test_a_path_prefix_of_the_instance_url_is_kept_for_every_page() -> None:
+    """zenpy's URLs and Zendesk's links both start at ``/api/v2``; an instance behind a path
+    prefix gets the prefix on the first page and on every next link alike."""
+    path = "/api/v2/organizations/1/users.json"
+    link = "https://acme.zendesk.com/api/v2/organizations/1/users.json?page%5Bafter%5D=x"
+    assert rebase(link, "http://127.0.0.1:9/zd/", path) == (
+        "http://127.0.0.1:9/zd/api/v2/organizations/1/users.json?page%5Bafter%5D=x"
+    )
