@@ -14,8 +14,10 @@ the shape its answers must have, how many pages it may take — and the guarded 
   JSON of the listing's shape (:mod:`checker.zendesk_shapes`), pages must not repeat items, and a
   listing that says more follow must give a next link that can be re-based, has not been
   followed and stays within the page budget. Anything else raises
-  :class:`checker.zendesk_shapes.ShapeError`, which zenpy passes through untouched. Answers that
-  are errors (4xx, 5xx) are left to zenpy's own handling; their status is kept for the reader.
+  :class:`checker.zendesk_shapes.ShapeError`, which zenpy passes through untouched. A redirect
+  or another 2xx is refused the same way (never followed); a 429 that outlasted our retries
+  raises :class:`RateLimited` (zenpy's own 429 loop would sleep as long as asked). Other error
+  answers (4xx, 5xx) are left to zenpy's handling; their status is kept for the reader.
 """
 
 from __future__ import annotations
