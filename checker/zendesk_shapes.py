@@ -89,6 +89,8 @@ def show_many(body: object) -> dict[int, dict[str, Any]]:
     count = body.get("count")
     if count is not None and (not _is_int(count) or count != len(orgs)):
         raise ShapeError("the answer's count disagrees with the organizations listed")
+    if body.get("next_page") is not None:  # one page answers up to 100 ids
+        raise ShapeError("the answer says more pages follow")
     return {o["id"]: o for o in orgs}
 
 

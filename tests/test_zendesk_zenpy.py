@@ -78,3 +78,18 @@ def test_a_path_prefix_of_the_instance_url_is_kept_for_every_page() -> None:
     assert rebase(link, "http://127.0.0.1:9/zd/", path) == (
         "http://127.0.0.1:9/zd/api/v2/organizations/1/users.json?page%5Bafter%5D=x"
     )
+
+
+def test_a_show_many_that_says_more_pages_follow_proves_nothing(zd: QuirkyZendesk) -> None:
+    """One ``show_many`` answers up to 100 ids; one that names a next page is not followed
+    (zenpy would) and proves nothing: each org is then read on its own."""
+    batch = {
+        "organizations": [],
+        "next_page": zd.url + "/api/v2/organizations/show_many.json?ids=1,2&page=2",
+        "count": 0,
+    }
+    zd.hook = lambda path, query: (200, batch) if "show_many" in path else None
+    with reader(zd.url) as r:
+        result = r.fetch([1, 2])
+    assert all(isinstance(result[i], LiveOrg) for i in (1, 2)), result
+    assert zd.count("/show_many") == 1 and zd.count(r"/organizations/1\.json") == 1
