@@ -8,7 +8,9 @@ same pieces serve Zendesk and GitLab.
   byte a second would hold a run for ever; here a watchdog shuts the socket down when the
   deadline passes, and the attempt fails like any dropped connection (retried, then a failure).
 * :class:`GuardedSession` sends requests only to one origin, paced by a
-  :class:`checker.pacing.Pacer`.
+  :class:`checker.pacing.Pacer`; a vendor client may build its own URLs and follow links from
+  answers, the session's ``route`` decides where (if anywhere) each request really goes and its
+  ``inspect`` sees every answer before the client does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -46,6 +49,7 @@ def rebase(link: str, base: str, endpoint_path: str) -> str | None:
     Zendesk names its canonical host in links, whatever host was called (a proxy, an alias).
     Only a link to the same endpoint is followed: its path must equal ``endpoint_path`` (the
     path that was requested, ``.json`` or not). Anything else cannot be re-based: ``None``.
+    A path in ``base`` (a proxy's prefix) is kept in front of the link's path.
     """
     parts = urlsplit(link)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -57,7 +61,8 @@ def rebase(link: str, base: str, endpoint_path: str) -> str | None:
     if bare(parts.path) != bare(endpoint_path):
         return None
     target = urlsplit(base)
-    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, ""))
+    path = target.path.rstrip("/") + parts.path
+    return urlunsplit((target.scheme, target.netloc, path, parts.query, ""))
 
 
 # ---------------------------------------------------------------------------- deadline
@@ -207,14 +212,26 @@ class ForeignOrigin(Exception):
     """A request to another origin than the configured one: refused, never sent."""
 
 
+#: where a request really goes: the URL on the wire, or :class:`ForeignOrigin` (never sent)
+Route = Callable[[str], str]
+#: sees every answer (body read) before the caller does; raises to refuse it
+Inspect = Callable[[requests.Response], None]
+
+
 class GuardedSession(requests.Session):
     """A session bound to one origin (the configured instance URL).
 
-    * It never sends a request to any other origin, whatever a response says, so credentials
-      cannot leak: the request is refused with :class:`ForeignOrigin` before anything is sent.
+    * ``route`` (if given) maps each request's URL onto the wire URL, or refuses it; a vendor
+      client that builds its own URLs (zenpy: ``https://<subdomain>.zendesk.com``) and follows
+      links from answers is re-based here, in one place. The answer handed back carries the
+      request as the caller made it (zenpy recognises its answers by its own URL).
+    * It never sends a request to any other origin than ``base_url``, whatever a response or a
+      route says, so credentials cannot leak: :class:`ForeignOrigin` before anything is sent.
+      Redirects are never followed.
     * Every request waits for its pacer slot, is counted, and teaches the pacer the rate headers.
     * Every attempt is bounded by the adapter's deadline, body included; a body cut short (by
       the deadline or the server) is retried like a failed attempt, up to ``body_retries``.
+    * ``inspect`` (if given) sees each final answer, body read, before the caller does.
     """
 
     def __init__(
@@ -225,6 +242,8 @@ class GuardedSession(requests.Session):
         adapter: DeadlineAdapter,
         *,
         body_retries: int = 1,
+        route: Route | None = None,
+        inspect: Inspect | None = None,
     ) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
@@ -233,18 +252,46 @@ class GuardedSession(requests.Session):
         self.counter = counter
         self.adapter = adapter
         self.body_retries = body_retries
-        self.max_redirects = 0
+        self.route = route
+        self.inspect = inspect
+        self._proxies: dict[tuple[Any, ...], Any] = {}
+        # Redirects are never followed (``send`` forces allow_redirects off); requests still
+        # works out the next request of a 3xx without sending it, which 0 would refuse.
+        self.max_redirects = 1
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if origin(request.url or "") != self._origin:
+    def _wire(self, request: requests.PreparedRequest, kwargs: dict[str, Any]) -> Any:
+        """The request as it goes on the wire (re-based by ``route``), or ForeignOrigin."""
+        wire = request
+        if self.route is not None:
+            url = self.route(request.url or "")
+            if url != request.url:
+                wire = request.copy()
+                wire.url = url
+                kwargs["proxies"] = self._proxies_for(url)
+        if origin(wire.url or "") != self._origin:
             raise ForeignOrigin("refused a request to another origin than the instance URL")
+        return wire
+
+    def _proxies_for(self, url: str) -> Any:
+        """Proxies (and NO_PROXY) for where a request really goes: they depend on its origin,
+        the environment and the session's settings, worked out once for each."""
+        key = (origin(url), self.trust_env, tuple(sorted(self.proxies.items())))
+        found = self._proxies.get(key)
+        if found is None:
+            settings = self.merge_environment_settings(url, {}, None, None, None)
+            found = self._proxies[key] = settings["proxies"]
+        return found
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        wire = self._wire(request, kwargs)
         kwargs.pop("stream", None)
+        kwargs["allow_redirects"] = False
         attempt = 0
         while True:
             self.pacer.acquire()
-            response = super().send(request, stream=True, **kwargs)
+            response = super().send(wire, stream=True, **kwargs)
             self.counter.add()
             try:
                 response.content  # noqa: B018 - reads the body within the deadline
@@ -259,6 +306,9 @@ class GuardedSession(requests.Session):
                 attempt += 1
                 continue
             self.pacer.observe(response.headers)
+            if self.inspect is not None:
+                self.inspect(response)
+            response.request = request
             return response
 
     def abort(self) -> None:

@@ -1,33 +1,42 @@
-"""Live Zendesk state: the port to Zendesk, in our words.
+"""Live Zendesk state, read through zenpy over a guarded session. The only module that imports
+zenpy.
 
 What it guarantees to the rest of the product:
 
 * Every org asked for ends as a :class:`LiveOrg`, or a :class:`FetchFailure` that says *missing*
   (Zendesk answered its own 404 for that id) or *unknown* (anything else, after retries).
-  A failure is never an empty org, and a 200 whose body is not the shape asked for is a failure
-  (each endpoint's answer is checked by :mod:`checker.zendesk_shapes` before it is used).
-* Requests go only to the configured instance's origin (:class:`checker.transport.GuardedSession`):
-  pagination links, which name the account's canonical host, are re-based onto it, and a link
-  that cannot be re-based ends the listing (the org is unknown). Credentials never leave.
-* Each request attempt is bounded by a wall-clock deadline; pagination cannot loop; requests are
-  paced to the allowed share of the account's rate limit; the whole fetch stops at once when
-  told to (Ctrl-C, a time budget), and the orgs it did not finish are unknown.
-* A refused credential (401/403) stops the whole fetch with :class:`CredentialsRefused`.
-
-The reader speaks HTTP through requests and urllib3 itself rather than through zenpy: zenpy
-hides the pagination envelope and links this module must check, follows links to any host with
-the credentials attached, and building its objects was most of drift's CPU per org.
+  A failure is never an empty org, and a 200 whose body is not the shape asked for is a failure.
+* Requests go only to the configured instance's origin. zenpy builds its URLs and follows the
+  pagination links of the answers, but it talks through our :class:`GuardedSession`, the single
+  choke point: each request is re-based onto the instance URL by the listing open on its
+  thread (:mod:`checker.zendesk_listing`), which only allows the listing's own endpoint and,
+  after the first page, the next link the last page gave; anything else is refused before it
+  is sent, and the org is unknown. Credentials never leave.
+* Each answer's raw JSON is checked (:mod:`checker.zendesk_shapes`) before zenpy parses it;
+  pages cannot loop, repeat items or exceed the page budget the settings' limits allow.
+* Each request attempt is bounded by a wall-clock deadline (the session's adapter); requests
+  are paced to the allowed share of the account's rate limit, and retried by our urllib3
+  ``Retry`` (zenpy's own 429 sleep is unreachable: a last 429 raises first); the whole fetch
+  stops at once when told to (Ctrl-C, a time budget), and the orgs it did not finish are unknown.
+* zenpy's and requests' errors become ours here, without any data from the answer: a refused
+  credential (401/403) stops the whole fetch with :class:`CredentialsRefused`.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Organization, User
+from zenpy.lib.exception import RecordNotFoundException
 
+from checker import zendesk_listing as listing
 from checker import zendesk_shapes as shapes
 from checker.interrupt import RunLimits
 from checker.models import FetchFailure, FetchState, LiveOrg
@@ -38,24 +47,26 @@ from checker.window import Window
 from checker.zendesk_auth import (
     Credentials,
     CredentialsMissing,
-    TokenAuth,
     ZendeskError,
     credential_variables,
     credentials_from_env,
 )
+from checker.zendesk_listing import Check, Listing, RateLimited
 from checker.zendesk_shapes import ShapeError
 
 SHOW_MANY_LIMIT = 100
-PAGE_SIZE = 100
 #: the longest a 429's Retry-After is obeyed (real answers were seen asking for 93 s)
 MAX_RETRY_AFTER = 120.0
 _TOO_MANY = re.compile(r"too many (\d{3}) error responses")
+_API = "/api/v2"
+T = TypeVar("T")
 
 __all__ = [
     "Credentials",
     "CredentialsMissing",
     "CredentialsRefused",
     "OrgNotFound",
+    "Pacer",
     "RunLimits",
     "ZendeskError",
     "ZendeskReader",
@@ -73,12 +84,16 @@ class ZendeskUnavailable(ZendeskError):
     """A request failed after retries, or the answer could not be understood."""
 
 
+class Malformed(ZendeskUnavailable):
+    """A 200 whose body is not the shape asked for."""
+
+
 class OrgNotFound(ZendeskError):
     """Zendesk answered 404 for this org."""
 
 
 class ZendeskReader:
-    """Reads orgs and their users from one Zendesk instance."""
+    """Reads orgs and their users from one Zendesk instance, through zenpy."""
 
     def __init__(
         self,
@@ -108,10 +123,15 @@ class ZendeskReader:
         adapter = DeadlineAdapter(
             timeout, max_retries=retry, pool_connections=2, pool_maxsize=concurrency + 2
         )
-        self.session = GuardedSession(self.url, self.pacer, self._counter, adapter)
-        self.session.auth = TokenAuth(credentials)
+        self.session = GuardedSession(
+            self.url, self.pacer, self._counter, adapter, route=listing.route,
+            inspect=self._inspect,
+        )  # fmt: skip
         self.session.headers["Accept"] = "application/json"
+        self._credentials = credentials
+        self._local = threading.local()
         self._answered = False  # some request was answered 200 (a later 403 is not the token's)
+        self._client()  # zenpy puts the credentials on the session, once, here
 
     @property
     def requests_made(self) -> int:
@@ -126,117 +146,121 @@ class ZendeskReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- one request -------------------------------------------------------------------------
+    # -- zenpy over the guarded session --------------------------------------------------------
 
-    def _get(self, what: str, url: str, params: Mapping[str, str] | None = None) -> Any:
-        """The JSON body of a 200 answer, or one of our errors (never with the body in it)."""
-        if not url.startswith(("http://", "https://")):
-            url = self.url + url
-        try:
-            r = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
-        except Stopped:
-            raise
-        except ForeignOrigin:
-            raise ZendeskUnavailable(
+    def _client(self) -> Any:
+        """This thread's zenpy client (zenpy's Api objects keep per-call state)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            c = self._credentials
+            subdomain, domain = _zenpy_host(self.url)
+            client = Zenpy(
+                subdomain=subdomain,
+                domain=domain,
+                email=c.email,
+                token=c.api_token,
+                oauth_token=c.oauth_token,
+                session=self.session,
+                timeout=self.timeout,
+                disable_cache=True,
+                proactive_ratelimit=None,
+            )
+            self._local.client = client
+        return client
+
+    def _inspect(self, response: requests.Response) -> None:
+        if response.status_code == 200:
+            self._answered = True
+        listing.inspect(response)
+
+    def _read(
+        self, what: str, path: str, check: Check, call: Callable[[Any], T], max_pages: int = 1
+    ) -> T:
+        """What ``call`` gets from zenpy, reading ``path`` only; or one of our errors."""
+        reading = Listing(self.url, self.shown_url, _API + path, check, max_pages=max_pages)
+        with listing.reading(reading):
+            try:
+                result = call(self._client())
+            except Stopped:
+                raise
+            except Exception as e:  # zenpy and requests raise many types; all become ours
+                raise self._fail(what, reading, e) from None
+        if reading.more:
+            raise ZendeskUnavailable(f"{what}: the pages ended before the last said it was the end")
+        return result
+
+    def _fail(self, what: str, reading: Listing, e: Exception) -> ZendeskError:
+        """Our error for what zenpy or requests raised; never with data from the answer."""
+        if isinstance(e, ZendeskError):
+            return e
+        if isinstance(e, ShapeError):
+            return Malformed(f"{what}: {e}")
+        if isinstance(e, ForeignOrigin):
+            return ZendeskUnavailable(
                 f"{what}: a link pointed away from {self.shown_url}; not followed"
-            ) from None
-        except requests.exceptions.RetryError as e:
+            )
+        if isinstance(e, RateLimited):
+            return ZendeskUnavailable(f"{what}: rate limited (429) after retries")
+        if isinstance(e, requests.exceptions.RetryError):
             m = _TOO_MANY.search(str(e))
             if m and m.group(1) == "429":
-                raise ZendeskUnavailable(f"{what}: rate limited (429) after retries") from None
-            status = m.group(1) if m else "?"
-            raise ZendeskUnavailable(f"{what}: HTTP {status} after retries") from None
-        except requests.exceptions.RequestException as e:
+                return ZendeskUnavailable(f"{what}: rate limited (429) after retries")
+            return ZendeskUnavailable(f"{what}: HTTP {m.group(1) if m else '?'} after retries")
+        status = reading.status
+        if isinstance(e, requests.exceptions.RequestException) and (status or 0) < 400:
             kind = "timed out" if deadline_hit() or _timed_out(e) else "connection failed"
-            raise ZendeskUnavailable(
+            return ZendeskUnavailable(
                 f"{what}: {kind} (deadline {self.timeout:g} s per attempt, with retries); "
                 f"check that {self.shown_url} is reachable"
-            ) from None
-        if r.status_code == 403 and self._answered:
+            )
+        if status == 403 and self._answered:
             # Forbidden after other answers: this resource, not the credentials.
-            raise ZendeskUnavailable(f"{what}: Zendesk answered HTTP 403 (forbidden)")
-        if r.status_code in (401, 403):
-            raise CredentialsRefused(
+            return ZendeskUnavailable(f"{what}: Zendesk answered HTTP 403 (forbidden)")
+        if status in (401, 403):
+            return CredentialsRefused(
                 f"Zendesk at {self.shown_url} refused the credentials of instance "
-                f"{self.instance.name!r} (HTTP {r.status_code})"
+                f"{self.instance.name!r} (HTTP {status})"
             )
-        if r.status_code == 404:
-            raise (
-                OrgNotFound(f"{what}: not found (404)")
-                if _zendesk_404(r)
-                else _wrong_url(what, self.shown_url, "answered 404, not as Zendesk does")
-            )
-        if r.status_code != 200:
-            raise ZendeskUnavailable(f"{what}: Zendesk answered HTTP {r.status_code}")
-        self._answered = True
-        try:
-            return r.json()
-        except ValueError:
-            raise ZendeskUnavailable(
-                f"{what}: the answer was not valid JSON (is {self.shown_url} a Zendesk instance?)"
-            ) from None
-        except RecursionError:
-            raise ZendeskUnavailable(f"{what}: the answer was nested too deeply") from None
+        if status == 404:
+            if isinstance(e, RecordNotFoundException):  # Zendesk's own 404, not any server's
+                return OrgNotFound(f"{what}: not found (404)")
+            return _wrong_url(what, self.shown_url, "answered 404, not as Zendesk does")
+        if status is not None and status >= 400:
+            return ZendeskUnavailable(f"{what}: Zendesk answered HTTP {status}")
+        return ZendeskUnavailable(f"{what}: {_internal(e)}")
 
     # -- reads -------------------------------------------------------------------------------
 
-    def _show_many(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+    def _show_many(self, ids: list[int]) -> dict[int, Any]:
         """The orgs of a batch; an answer of the wrong shape proves nothing, so it reads as no
         org found and each org is then read on its own."""
         what = f"organizations {ids[0]}…{ids[-1]}"
-        body = self._get(what, "/api/v2/organizations/show_many.json", {"ids": _csv(ids)})
         try:
-            return shapes.show_many(body)
-        except ShapeError:
+            orgs = self._read(
+                what, "/organizations/show_many.json", listing.single(shapes.show_many),
+                lambda zd: listing.every(zd.organizations(ids=ids), Organization),
+            )  # fmt: skip
+        except Malformed:
             return {}
+        return {o.id: o for o in orgs}
 
-    def _show(self, org_id: int) -> dict[str, Any]:
-        what = f"org {org_id}"
-        body = self._get(what, f"/api/v2/organizations/{org_id}.json")
-        try:
-            return shapes.show(body, org_id)
-        except ShapeError as e:
-            raise ZendeskUnavailable(f"{what}: {e}") from None
+    def _show(self, org_id: int) -> Any:
+        def call(zd: Any) -> Any:
+            return listing.one(zd.organizations(id=org_id), Organization)
 
-    def _users(self, org_id: int) -> list[dict[str, Any]]:
-        what = f"users of org {org_id}"
-        path = f"/api/v2/organizations/{org_id}/users.json"
-        try:
-            return self._pages(what, path, "users", shapes.user, self.max_user_pages)
-        except ShapeError as e:
-            raise ZendeskUnavailable(f"{what}: {e}") from None
+        return self._read(
+            f"org {org_id}", f"/organizations/{org_id}.json",
+            listing.single(lambda body: shapes.show(body, org_id)), call,
+        )  # fmt: skip
 
-    def _pages(
-        self,
-        what: str,
-        path: str,
-        key: str,
-        item: Callable[[Any], dict[str, Any]],
-        max_pages: int,
-        params: Mapping[str, str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Every item of a cursor-paginated listing, or a failure: a page of the wrong shape, a
-        next link that cannot be re-based or was already followed, no progress, too many pages."""
-        url = self.url + path
-        query: Mapping[str, str] | None = {**(params or {}), "page[size]": str(PAGE_SIZE)}
-        items: list[dict[str, Any]] = []
-        seen_ids: set[int] = set()
-        followed: set[str] = set()
-        for _ in range(max_pages):
-            page = shapes.cursor_page(self._get(what, url, query), key, item)
-            for it in page.items:
-                if it["id"] in seen_ids:
-                    raise ShapeError("the pages repeat items")
-                seen_ids.add(it["id"])
-            items.extend(page.items)
-            if not page.has_more:
-                return items
-            nxt = shapes.next_link(page.next_url, self.url, path)
-            if nxt in followed:
-                raise ShapeError("the pages loop (a next link already followed)")
-            followed.add(nxt)
-            url, query = nxt, None
-        raise ShapeError(f"more than {max_pages} pages (the settings' contact limits allow fewer)")
+    def _users(self, org_id: int) -> list[Any]:
+        def call(zd: Any) -> list[Any]:
+            return listing.every(zd.organizations.users(org_id), User)
+
+        return self._read(
+            f"users of org {org_id}", f"/organizations/{org_id}/users.json",
+            listing.pages("users", shapes.user), call, self.max_user_pages,
+        )  # fmt: skip
 
     # -- the fetch ---------------------------------------------------------------------------
 
@@ -345,43 +369,41 @@ class ZendeskReader:
         which pages by cursor without search's 1,000 cap), or every org whose field
         ``with_field`` is set. Every match or a failure, never fewer."""
         huge = 1_000_000
-        try:
-            if query is None:
-                orgs = self._pages(
-                    "organization listing", "/api/v2/organizations.json", "organizations",
-                    shapes.org, huge,
-                )  # fmt: skip
-                return [
-                    int(o["id"])
-                    for o in orgs
-                    if with_field is None
-                    or (o.get("organization_fields") or {}).get(with_field) not in shapes.UNSET
-                ]
-            found = self._pages(
-                "organization search", "/api/v2/search/export.json", "results", shapes.org, huge,
-                {"query": query, "filter[type]": "organization"},
+        if query is None:
+            orgs = self._read(
+                "organization listing", "/organizations.json",
+                listing.pages("organizations", shapes.org),
+                lambda zd: listing.every(zd.organizations(), Organization), huge,
             )  # fmt: skip
-        except ShapeError as e:
-            raise ZendeskUnavailable(f"organization listing: {e}") from None
-        return [int(o["id"]) for o in found]
+            return [
+                int(o.id)
+                for o in orgs
+                if with_field is None or shapes.fields(o).get(with_field) not in shapes.UNSET
+            ]
+        found = self._read(
+            "organization search", "/search/export.json",
+            listing.pages("results", shapes.search_org),
+            lambda zd: listing.every(zd.search_export(query, type="organization"), Organization),
+            huge,
+        )  # fmt: skip
+        return [int(o.id) for o in found]
 
 
-def _csv(ids: Iterable[int]) -> str:
-    return ",".join(str(i) for i in ids)
+# -- zenpy's side ------------------------------------------------------------------------------
+
+
+def _zenpy_host(url: str) -> tuple[str, str]:
+    """(subdomain, domain) for zenpy, which builds ``https://<subdomain>.<domain>``: the
+    instance's own host where it has that form (the session re-bases scheme, port and any
+    path prefix), a stand-in otherwise. Either way the session decides where requests go."""
+    netloc = urlsplit(url).netloc.rpartition("@")[2].lower()
+    subdomain, dot, domain = netloc.partition(".")
+    return (subdomain, domain) if dot and subdomain and domain else ("instance", "invalid")
 
 
 def _timed_out(e: BaseException) -> bool:
     text = f"{type(e).__name__} {e}".lower()
     return "timeout" in text or "timed out" in text
-
-
-def _zendesk_404(r: requests.Response) -> bool:
-    """Zendesk's own 404 (``{"error": "RecordNotFound", ...}``), not any server's."""
-    try:
-        body = r.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("error") == "RecordNotFound"
 
 
 def _wrong_url(what: str, url: str, happened: str) -> ZendeskUnavailable:

@@ -1,12 +1,11 @@
-"""Zendesk credentials: from the environment only, attached only to the instance's requests."""
+"""Zendesk credentials: from the environment only. zenpy puts them on the reader's guarded
+session, which sends requests to the instance's origin only."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import requests
 
 from checker.settings import Instance, Settings
 
@@ -56,16 +55,3 @@ def credentials_from_env(
 def credential_variables(instance: str, settings: Settings) -> str:
     p = settings.env_prefix(instance)
     return f"{p}EMAIL and {p}API_TOKEN (or {p}OAUTH_TOKEN)"
-
-
-class TokenAuth(requests.auth.AuthBase):
-    def __init__(self, credentials: Credentials) -> None:
-        self._c = credentials
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        c = self._c
-        if c.oauth_token:
-            r.headers["Authorization"] = f"Bearer {c.oauth_token}"
-        else:
-            requests.auth.HTTPBasicAuth(f"{c.email}/token", c.api_token or "")(r)
-        return r

@@ -1,4 +1,6 @@
-"""The shape of each Zendesk answer the reader uses, checked before anything is compared.
+"""The shape of each Zendesk answer the reader uses, checked on the raw JSON before zenpy parses
+it (:mod:`checker.zendesk_listing` runs these checks from the guarded session), so what zenpy
+builds its objects from, and :func:`live_org` reads, has already passed them.
 
 A ``200`` whose body is not what was asked for (another endpoint's answer, a page without its
 pagination envelope, users whose email is not a string, a count that disagrees with the list)
@@ -73,6 +75,13 @@ def user(obj: object) -> dict[str, Any]:
     return obj
 
 
+def search_org(obj: object) -> dict[str, Any]:
+    """An export-search result: an organization that says so."""
+    if not isinstance(obj, dict) or obj.get("result_type") != "organization":
+        raise ShapeError("a search result that is not an organization")
+    return org(obj)
+
+
 def show_many(body: object) -> dict[int, dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("organizations"), list):
         raise ShapeError("the answer is not a list of organizations")
@@ -80,6 +89,8 @@ def show_many(body: object) -> dict[int, dict[str, Any]]:
     count = body.get("count")
     if count is not None and (not _is_int(count) or count != len(orgs)):
         raise ShapeError("the answer's count disagrees with the organizations listed")
+    if body.get("next_page") is not None:  # one page answers up to 100 ids
+        raise ShapeError("the answer says more pages follow")
     return {o["id"]: o for o in orgs}
 
 
@@ -119,26 +130,32 @@ def next_link(url: object, base: str, path: str) -> str:
     return rebased
 
 
+def fields(org: Any) -> dict[str, Any]:
+    """An organization object's custom field values (none when it has none)."""
+    found = getattr(org, "organization_fields", None)
+    return dict(dict.items(found)) if isinstance(found, dict) else {}
+
+
 def _value(value: Any) -> Scalar | list[Scalar]:
     return list(value) if isinstance(value, list) else value
 
 
-def live_org(instance: str, org_id: int, o: dict[str, Any], users: list[dict[str, Any]]) -> LiveOrg:
-    fields = o.get("organization_fields") or {}
+def live_org(instance: str, org_id: int, org: Any, users: list[Any]) -> LiveOrg:
+    """Our LiveOrg from the objects zenpy built of answers whose shape was checked."""
     return LiveOrg(
         instance=instance,
         org_id=org_id,
-        name=o.get("name") or "",
-        notes=o.get("notes"),
-        details=o.get("details"),
-        fields=tuple(sorted((str(k), _value(v)) for k, v in fields.items())),
+        name=org.name or "",
+        notes=org.notes,
+        details=org.details,
+        fields=tuple(sorted((str(k), _value(v)) for k, v in fields(org).items())),
         contacts=tuple(
             LiveContact(
-                email=u.get("email") or "",
-                name=u.get("name"),
-                user_id=u["id"],
-                role=u["role"],
-                suspended=bool(u.get("suspended", False)),
+                email=u.email or "",
+                name=u.name,
+                user_id=u.id,
+                role=u.role,
+                suspended=bool(u.suspended),
             )
             for u in users
         ),
