@@ -16,11 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from checker.drift import build_report
-from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
-from checker.reportset import fingerprint
-from checker.settings import Settings
-from checker.snapshot import LiveState
-from checker.zendesk import (
+from checker.live.zendesk import (
     Credentials,
     CredentialsMissing,
     CredentialsRefused,
@@ -29,6 +25,10 @@ from checker.zendesk import (
     credential_variables,
     credentials_from_env,
 )
+from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
+from checker.reportset import fingerprint
+from checker.settings import Settings
+from checker.snapshot import LiveState
 
 
 class SelectionError(Exception):

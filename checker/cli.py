@@ -373,7 +373,7 @@ def drift_cmd(
         run_limits,
         select,
     )
-    from checker.zendesk import CredentialsMissing, CredentialsRefused
+    from checker.live.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
     try:
@@ -472,7 +472,7 @@ def snapshot_cmd(
         run_limits,
         select,
     )
-    from checker.zendesk import CredentialsMissing, CredentialsRefused
+    from checker.live.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
     try:
@@ -548,7 +548,7 @@ def import_cmd(
     a written file needs fixing by hand; 4 when some org could not be read.
     """
     from checker import importer
-    from checker.zendesk import (
+    from checker.live.zendesk import (
         CredentialsMissing,
         CredentialsRefused,
         ZendeskError,
@@ -685,7 +685,7 @@ def reconcile_cmd(
     from checker import reconcile
     from checker.checking import check_credentials, run_drift, run_limits
     from checker.gitlab import GitLabAuthError, GitLabError
-    from checker.zendesk import CredentialsMissing, CredentialsRefused
+    from checker.live.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
     missing = [f"set {', '.join(m)}" for m in [_missing_gitlab(os.environ)] if m]

@@ -21,7 +21,7 @@ import gitlab
 import gitlab.exceptions as gle
 import requests
 
-from checker.transport import DeadlineAdapter
+from checker.live.transport import DeadlineAdapter
 
 __all__ = [
     "CommitInfo",

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from checker.drift import build_report
-from checker.models import FetchFailure, FetchState, LiveOrg, OrgSpec, OrgStatus
-from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
-from checker.zendesk import (
+from checker.live.zendesk import (
     Credentials,
     CredentialsMissing,
     CredentialsRefused,
@@ -23,6 +21,8 @@ from checker.zendesk import (
     ZendeskReader,
     credentials_from_env,
 )
+from checker.models import FetchFailure, FetchState, LiveOrg, OrgSpec, OrgStatus
+from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from tests.fakes.zendesk_server import FakeZendesk
 
 EMAIL, TOKEN = "bot@example.example", "s3cret-token-value"

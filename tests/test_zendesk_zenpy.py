@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from checker.live.transport import ForeignOrigin, rebase
+from checker.live.zendesk import Credentials, ZendeskReader
 from checker.models import LiveOrg
 from checker.settings import DEFAULT_FIELD_KEYS, Instance
-from checker.transport import ForeignOrigin, rebase
-from checker.zendesk import Credentials, ZendeskReader
 from tests.fakes.fault_proxy import Recorder
 from tests.test_review_zendesk import QuirkyZendesk
 

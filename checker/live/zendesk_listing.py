@@ -3,21 +3,22 @@
 zenpy builds the URLs (``https://<subdomain>.<domain>/api/v2/...``) and follows the pagination
 links of the answers. The reader opens a :class:`Listing` around each zenpy call — one endpoint,
 the shape its answers must have, how many pages it may take — and the guarded session
-(:class:`checker.transport.GuardedSession`) consults the listing open on its thread:
+(:class:`checker.live.transport.GuardedSession`) consults the listing open on its thread:
 
 * :func:`route`, before a request is sent: the URL is re-based onto the configured instance URL,
   which only works for the listing's own endpoint; after the first page only the next link the
   previous page gave (checked, never followed before) may be asked for. Anything else — another
   endpoint, a foreign origin outside that rule, a request with no listing open — is refused
-  before it is sent (:class:`checker.transport.ForeignOrigin`), so credentials never leave.
+  before it is sent (:class:`checker.live.transport.ForeignOrigin`), so credentials never leave.
 * :func:`inspect`, when an answer has arrived and before zenpy parses it: a ``200`` must be
-  JSON of the listing's shape (:mod:`checker.zendesk_shapes`), pages must not repeat items, and a
-  listing that says more follow must give a next link that can be re-based, has not been
-  followed and stays within the page budget. Anything else raises
-  :class:`checker.zendesk_shapes.ShapeError`, which zenpy passes through untouched. A redirect
-  or another 2xx is refused the same way (never followed); a 429 that outlasted our retries
-  raises :class:`RateLimited` (zenpy's own 429 loop would sleep as long as asked). Other error
-  answers (4xx, 5xx) are left to zenpy's handling; their status is kept for the reader.
+  JSON of the listing's shape (:mod:`checker.live.zendesk_shapes`), pages must not repeat
+  items, and a listing that says more follow must give a next link that can be re-based, has
+  not been followed and stays within the page budget. Anything else raises
+  :class:`checker.live.zendesk_shapes.ShapeError`, which zenpy passes through untouched. A
+  redirect or another 2xx is refused the same way (never followed); a 429 that outlasted our
+  retries raises :class:`RateLimited` (zenpy's own 429 loop would sleep as long as asked).
+  Other error answers (4xx, 5xx) are left to zenpy's handling; their status is kept for the
+  reader.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from typing import Any
 import requests
 from requests.utils import requote_uri
 
-from checker import zendesk_shapes as shapes
-from checker.transport import ForeignOrigin, rebase
-from checker.zendesk_shapes import Page, ShapeError
+from checker.live import zendesk_shapes as shapes
+from checker.live.transport import ForeignOrigin, rebase
+from checker.live.zendesk_shapes import Page, ShapeError
 
 #: checks one answer's JSON: a :class:`Page` for cursor listings, ``None`` for single answers
 Check = Callable[[Any], "Page | None"]

@@ -1,5 +1,5 @@
 """The shape of each Zendesk answer the reader uses, checked on the raw JSON before zenpy parses
-it (:mod:`checker.zendesk_listing` runs these checks from the guarded session), so what zenpy
+it (:mod:`checker.live.zendesk_listing` runs these checks from the guarded session), so what zenpy
 builds its objects from, and :func:`live_org` reads, has already passed them.
 
 A ``200`` whose body is not what was asked for (another endpoint's answer, a page without its
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from checker.live.transport import rebase
 from checker.models import LiveContact, LiveOrg, Scalar
-from checker.transport import rebase
 
 #: values that leave a custom field unset
 UNSET: tuple[object, ...] = (None, "", [], False)

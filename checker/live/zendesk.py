@@ -9,10 +9,10 @@ What it guarantees to the rest of the product:
 * Requests go only to the configured instance's origin. zenpy builds its URLs and follows the
   pagination links of the answers, but it talks through our :class:`GuardedSession`, the single
   choke point: each request is re-based onto the instance URL by the listing open on its
-  thread (:mod:`checker.zendesk_listing`), which only allows the listing's own endpoint and,
+  thread (:mod:`checker.live.zendesk_listing`), which only allows the listing's own endpoint and,
   after the first page, the next link the last page gave; anything else is refused before it
   is sent, and the org is unknown. Credentials never leave.
-* Each answer's raw JSON is checked (:mod:`checker.zendesk_shapes`) before zenpy parses it;
+* Each answer's raw JSON is checked (:mod:`checker.live.zendesk_shapes`) before zenpy parses it;
   pages cannot loop, repeat items or exceed the page budget the settings' limits allow.
 * Each request attempt is bounded by a wall-clock deadline (the session's adapter); requests
   are paced to the allowed share of the account's rate limit, and retried by our urllib3
@@ -36,23 +36,23 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Organization, User
 from zenpy.lib.exception import RecordNotFoundException
 
-from checker import zendesk_listing as listing
-from checker import zendesk_shapes as shapes
 from checker.interrupt import RunLimits
-from checker.models import FetchFailure, FetchState, LiveOrg
-from checker.pacing import Counter, Pacer, Stopped, paced_retry
-from checker.settings import Instance, without_userinfo
-from checker.transport import DeadlineAdapter, ForeignOrigin, GuardedSession, deadline_hit
-from checker.window import Window
-from checker.zendesk_auth import (
+from checker.live import zendesk_listing as listing
+from checker.live import zendesk_shapes as shapes
+from checker.live.pacing import Counter, Pacer, Stopped, paced_retry
+from checker.live.transport import DeadlineAdapter, ForeignOrigin, GuardedSession, deadline_hit
+from checker.live.window import Window
+from checker.live.zendesk_auth import (
     Credentials,
     CredentialsMissing,
     ZendeskError,
     credential_variables,
     credentials_from_env,
 )
-from checker.zendesk_listing import Check, Listing, RateLimited
-from checker.zendesk_shapes import ShapeError
+from checker.live.zendesk_listing import Check, Listing, RateLimited
+from checker.live.zendesk_shapes import ShapeError
+from checker.models import FetchFailure, FetchState, LiveOrg
+from checker.settings import Instance, without_userinfo
 
 SHOW_MANY_LIMIT = 100
 #: the longest a 429's Retry-After is obeyed (real answers were seen asking for 93 s)

@@ -8,7 +8,7 @@ same pieces serve Zendesk and GitLab.
   byte a second would hold a run for ever; here a watchdog shuts the socket down when the
   deadline passes, and the attempt fails like any dropped connection (retried, then a failure).
 * :class:`GuardedSession` sends requests only to one origin, paced by a
-  :class:`checker.pacing.Pacer`; a vendor client may build its own URLs and follow links from
+  :class:`checker.live.pacing.Pacer`; a vendor client may build its own URLs and follow links from
   answers, the session's ``route`` decides where (if anywhere) each request really goes and its
   ``inspect`` sees every answer before the client does.
 """
@@ -32,7 +32,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import ProxyManager
 
-from checker.pacing import Counter, Pacer
+from checker.live.pacing import Counter, Pacer
 
 # ---------------------------------------------------------------------------- URLs
 
