@@ -17,7 +17,7 @@ from pathlib import Path
 
 from checker.drift import build_report
 from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
-from checker.reportset import fingerprint
+from checker.reconcile.reportset import fingerprint
 from checker.settings import Settings
 from checker.snapshot import LiveState
 from checker.zendesk import (

@@ -10,9 +10,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from checker.gitlab import ProjectInfo, TrackedIssue
 from checker.models import DriftItem, DriftKind, OrgSpec, OrgStatus
-from checker.plan import (
+from checker.reconcile.plan import (
     PLACEHOLDER_RE,
     CombinedReport,
     GitLabState,
@@ -23,6 +22,7 @@ from checker.plan import (
     with_marker,
 )
 from checker.render import tracker
+from checker.tracker.types import ProjectInfo, TrackedIssue
 from tests.reconcile_support import load, org_drift, write_org
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
-from checker.plan import (
+from checker.reconcile.plan import (
     GitLabState,
     Marker,
     PlanContext,
@@ -42,9 +42,9 @@ from checker.plan import (
     make_plan,
     with_marker,
 )
-from checker.preview import MARKER as PREVIEW_MARKER
-from checker.preview import upsert_preview_note
 from checker.render import drift_markdown, inert, tracker
+from checker.usecases.mr_preview import MARKER as PREVIEW_MARKER
+from checker.usecases.mr_preview import upsert_preview_note
 from tests.test_inert import HOSTILE, code_spans
 
 # --------------------------------------------------------------------------- the corpus
@@ -562,7 +562,7 @@ def test_bypass_closing_pattern_in_the_adoption_commit_message(config_dir: Path)
         p: (config_dir / "orgs" / "acme.yaml").read_text("utf-8")
         for p in files_needed(combined, [spec])
     }
-    from checker.gitlab import ProjectInfo
+    from checker.tracker.types import ProjectInfo
 
     project = ProjectInfo(
         7, "support/zendesk-orgs", "https://gitlab.example/support/zendesk-orgs", "main"

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from checker.models import DriftItem, DriftKind
-from checker.plan import _change_note, item_fingerprint
+from checker.reconcile.plan import _change_note, item_fingerprint
 from checker.render import tracker
 
 from .render_samples import BLUEPEAK, BLUEPEAK_ITEMS

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.gitlab import ProjectInfo, TrackedIssue
 from checker.models import OrgStatus
-from checker.plan import (
+from checker.reconcile.plan import (
     Ack,
     GitLabState,
     Lookup,
@@ -20,6 +19,7 @@ from checker.plan import (
     with_marker,
 )
 from checker.render import tracker
+from checker.tracker.types import ProjectInfo, TrackedIssue
 from tests.reconcile_support import am_id, load, org_drift, report, write_org
 
 PROJECT = ProjectInfo(

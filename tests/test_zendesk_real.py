@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from checker import gitlab as gl
 from checker.drift import build_report, compare
 from checker.models import Contact, DriftKind, LiveContact, LiveOrg, OrgSpec, Suppression
 from checker.pacing import Pacer, rate_headers
 from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
+from checker.tracker import gitlab as gl
 from checker.transport import rebase
 from checker.zendesk import Credentials, ZendeskReader
 from tests.fakes.fault_proxy import FaultProxy, Recorder

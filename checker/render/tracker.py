@@ -71,7 +71,7 @@ def _text(value: object) -> Inert:
     return Inert("*(none)*") if value is None else Inert(inert.inline(value, table=False))
 
 
-#: stands for the web URL of something created earlier in the same run (see checker.plan)
+#: stands for the web URL of something created earlier in the same run (see checker.reconcile.plan)
 PLACEHOLDER_RE = re.compile(r"\x00pending:[a-z]+:[^\x00]*\x00")
 
 

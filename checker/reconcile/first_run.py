@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from checker.plan import Action, GitLabState, Marker, Plan, body_hash
+from checker.reconcile.plan import Action, GitLabState, Marker, Plan, body_hash
 from checker.render import tracker
 
 __all__ = ["CONFIRM_VARIABLE", "PENDING", "FirstRun", "confirmed", "hold", "is_first_run"]

@@ -1,7 +1,7 @@
 """Drift reports + what GitLab holds now → the GitLab actions to take. Pure: no network, no files.
 
 Each org has at most one open thing per purpose, found again by the hidden marker of the
-checker's section wherever it sits in the description (:mod:`checker.section`: people may write
+checker's section wherever it sits in the description (:mod:`checker.reconcile.section`: people may write
 around it), and by its title only when a person removed the marker:
 
 * ``org``: the drift issue in the project (drifted or missing orgs);
@@ -30,16 +30,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from checker import section
-from checker.adoptcheck import REFUSED, checked_adoption
-from checker.gitlab import ProjectInfo, TrackedIssue, TrackedMergeRequest
+from checker.edit.adoptcheck import REFUSED, checked_adoption
+from checker.edit.orgwriter import Adoption, OrgWriteError
 from checker.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgSpec, OrgStatus
-from checker.orgwriter import Adoption, OrgWriteError
+from checker.reconcile import section
+from checker.reconcile.reportset import CombinedReport
+from checker.reconcile.reportset import ReportSetError as ReportSetError
+from checker.reconcile.reportset import combine as combine
 from checker.render import inert, tracker
-from checker.reportset import CombinedReport
-from checker.reportset import ReportSetError as ReportSetError
-from checker.reportset import combine as combine
 from checker.settings import Settings
+from checker.tracker.types import ProjectInfo, TrackedIssue, TrackedMergeRequest
 
 OrgKey = tuple[str, int]
 Kind = Literal["org", "ops", "adopt", "dashboard"]
@@ -166,7 +166,7 @@ class Marker:
 
     @classmethod
     def parse(cls, description: str) -> Marker | None:
-        """The marker of the checker's section wherever it sits (see :mod:`checker.section`),
+        """The marker of the checker's section wherever it sits (see :mod:`checker.reconcile.section`),
         or None. Only a line that is exactly a marker counts: outside text, rendered inert, is
         indented or in a code span and can never form one, so it cannot forge a marker."""
         cut = section.split(description, _MARKER_RE)

@@ -7,7 +7,7 @@ What the checker wrote is recognised by the hidden marker on the first line of i
 descriptions, never by title or label alone: an issue a person labelled by hand is left alone.
 Closed drift issues get their marker's drift set to "resolved", so that if the checker is ever
 resumed, its old issues do not read as "closed by a person, leave this drift alone": the
-resumed checker starts with a first-run plan (:mod:`checker.first_run`).
+resumed checker starts with a first-run plan (:mod:`checker.reconcile.first_run`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from checker.gitlab import GitLabError, GitLabPort, TrackedIssue, TrackedMergeRequest
-from checker.lock import LockBusy, ReconcileLock
-from checker.plan import RESOLVED, Action, Marker, body_of, key_text
-from checker.reconcile import ActionResult, GitLabWriter
+from checker.reconcile.lock import LockBusy, ReconcileLock
+from checker.reconcile.plan import RESOLVED, Action, Marker, body_of, key_text
+from checker.reconcile.run import ActionResult, GitLabWriter
 from checker.render.oneline import one_line
 from checker.settings import Settings
+from checker.tracker.port import GitLabPort
+from checker.tracker.types import GitLabError, TrackedIssue, TrackedMergeRequest
 
 __all__ = ["NOTE", "RetireOutcome", "plan_retire", "run_retire"]
 
@@ -119,7 +120,7 @@ def run_retire(
     lock_wait: float = 600.0,
 ) -> RetireOutcome:
     """Read what the checker left open, print it, and close it unless ``dry_run`` (holding the
-    reconcile lock, :mod:`checker.lock`, while it writes).
+    reconcile lock, :mod:`checker.reconcile.lock`, while it writes).
 
     Raises :class:`checker.gitlab.GitLabError` when GitLab cannot be read (nothing done);
     a failure while closing one thing is recorded and the rest is still tried."""

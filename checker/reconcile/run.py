@@ -2,7 +2,7 @@
 
 The run reads what GitLab holds (one paginated listing each of open drift issues, open merge
 requests and, when configured, open support-ops requests), plans everything
-(:mod:`checker.plan`, pure), prints the plan per org, then carries it out through one writer:
+(:mod:`checker.reconcile.plan`, pure), prints the plan per org, then carries it out through one writer:
 :class:`GitLabWriter`, or :class:`DryRunWriter` for ``--dry-run``. Nothing else writes.
 
 Failures are data. A GitLab error on one org is recorded and the next org is tried; after an
@@ -13,9 +13,9 @@ Reruns are safe: every create is preceded by a lookup (the listings, or a search
 creates are sent without client retries, and after an uncertain failure the writer looks for
 what the server may have stored before trying again. Notes carry a key and are not posted twice.
 
-Reports are evidence only when they hold together (:mod:`checker.reportset`): org files are
+Reports are evidence only when they hold together (:mod:`checker.reconcile.reportset`): org files are
 found by org key in the current specs, never by a report's path. One writer at a time: a run
-whose plan has writes takes the lock in GitLab (:mod:`checker.lock`), reads and plans again,
+whose plan has writes takes the lock in GitLab (:mod:`checker.reconcile.lock`), reads and plans again,
 writes, and releases it; a run with nothing to write takes no lock. An adopt branch holding a
 commit the checker did not make is never force-pushed over (one note on the merge request says
 what Zendesk holds now).
@@ -33,27 +33,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from checker import first_run, reportset
-from checker import plan as planning
-from checker.gitlab import (
-    FileChange,
-    GitLabAuthError,
-    GitLabConfig,
-    GitLabError,
-    GitLabPort,
-    GitLabProject,
-    GitLabRejected,
-    GitLabUnavailable,
-    NewIssue,
-    NewMergeRequest,
-    ProjectInfo,
-    TrackedIssue,
-    TrackedMergeRequest,
-    connect,
-)
-from checker.lock import STALE_AFTER, LockBusy, LockLost, ReconcileLock
 from checker.models import DriftReport, OrgSpec
-from checker.plan import (
+from checker.reconcile import first_run, reportset
+from checker.reconcile import plan as planning
+from checker.reconcile.lock import STALE_AFTER, LockBusy, LockLost, ReconcileLock
+from checker.reconcile.plan import (
     PLACEHOLDER_RE,
     Action,
     GitLabState,
@@ -65,10 +49,24 @@ from checker.plan import (
     note_marker,
     with_marker,
 )
+from checker.reconcile.reportset import CombinedReport
 from checker.render.oneline import one_line
 from checker.render.tracker import Links, reference
-from checker.reportset import CombinedReport
 from checker.settings import Settings
+from checker.tracker.gitlab import GitLabConfig, GitLabProject, connect
+from checker.tracker.port import GitLabPort
+from checker.tracker.types import (
+    FileChange,
+    GitLabAuthError,
+    GitLabError,
+    GitLabRejected,
+    GitLabUnavailable,
+    NewIssue,
+    NewMergeRequest,
+    ProjectInfo,
+    TrackedIssue,
+    TrackedMergeRequest,
+)
 
 __all__ = [
     "ActionResult",
@@ -95,7 +93,7 @@ HELD_NOTE = "adopt-held"
 #: how adoption commits began before they carried the trailer
 LEGACY_SUBJECT = "Adopt Zendesk's values for org "
 
-#: held: planned by a first run, not carried out until it is confirmed (checker.first_run)
+#: held: planned by a first run, not carried out until it is confirmed (checker.reconcile.first_run)
 Status = Literal["done", "failed", "skipped", "dry-run", "held"]
 
 
@@ -597,7 +595,7 @@ def run_reconcile(
     failures while writing are recorded per org in the outcome instead.
     ``read_file`` reads an org file by its repository path (default: below the folder holding
     ``settings.config_dir``); ``environ`` supplies ``CI_PROJECT_URL`` (default: os.environ).
-    ``first_run_gate``: hold a first run's plan until it is confirmed (:mod:`checker.first_run`).
+    ``first_run_gate``: hold a first run's plan until it is confirmed (:mod:`checker.reconcile.first_run`).
     """
     env = os.environ if environ is None else environ
 
