@@ -1,7 +1,7 @@
 """Drift reports + what GitLab holds now → the GitLab actions to take. Pure: no network, no files.
 
 Each org has at most one open thing per purpose, found again by the hidden marker of the
-checker's section wherever it sits in the description (:mod:`checker.reconcile.section`: people may write
+checker's section wherever it sits in the description (:mod:`.section`: people may write
 around it), and by its title only when a person removed the marker:
 
 * ``org``: the drift issue in the project (drifted or missing orgs);
@@ -166,7 +166,7 @@ class Marker:
 
     @classmethod
     def parse(cls, description: str) -> Marker | None:
-        """The marker of the checker's section wherever it sits (see :mod:`checker.reconcile.section`),
+        """The marker of the checker's section wherever it sits (see :mod:`.section`),
         or None. Only a line that is exactly a marker counts: outside text, rendered inert, is
         indented or in a code span and can never form one, so it cannot forge a marker."""
         cut = section.split(description, _MARKER_RE)

@@ -2,7 +2,7 @@
 
 The run reads what GitLab holds (one paginated listing each of open drift issues, open merge
 requests and, when configured, open support-ops requests), plans everything
-(:mod:`checker.reconcile.plan`, pure), prints the plan per org, then carries it out through one writer:
+(:mod:`.plan`, pure), prints the plan per org, then carries it out through one writer:
 :class:`GitLabWriter`, or :class:`DryRunWriter` for ``--dry-run``. Nothing else writes.
 
 Failures are data. A GitLab error on one org is recorded and the next org is tried; after an
@@ -13,9 +13,9 @@ Reruns are safe: every create is preceded by a lookup (the listings, or a search
 creates are sent without client retries, and after an uncertain failure the writer looks for
 what the server may have stored before trying again. Notes carry a key and are not posted twice.
 
-Reports are evidence only when they hold together (:mod:`checker.reconcile.reportset`): org files are
+Reports are evidence only when they hold together (:mod:`.reportset`): org files are
 found by org key in the current specs, never by a report's path. One writer at a time: a run
-whose plan has writes takes the lock in GitLab (:mod:`checker.reconcile.lock`), reads and plans again,
+whose plan has writes takes the lock in GitLab (:mod:`.lock`), reads and plans again,
 writes, and releases it; a run with nothing to write takes no lock. An adopt branch holding a
 commit the checker did not make is never force-pushed over (one note on the merge request says
 what Zendesk holds now).
@@ -595,7 +595,7 @@ def run_reconcile(
     failures while writing are recorded per org in the outcome instead.
     ``read_file`` reads an org file by its repository path (default: below the folder holding
     ``settings.config_dir``); ``environ`` supplies ``CI_PROJECT_URL`` (default: os.environ).
-    ``first_run_gate``: hold a first run's plan until it is confirmed (:mod:`checker.reconcile.first_run`).
+    ``first_run_gate``: hold a first run's plan until it is confirmed (:mod:`.first_run`).
     """
     env = os.environ if environ is None else environ
 
