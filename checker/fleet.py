@@ -26,7 +26,7 @@ from typing import Any
 
 from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
 from checker.reconcile import reportset
-from checker.reconcile.plan import OrgKey, item_fingerprint, parse_key
+from checker.reconcile.markers import OrgKey, item_fingerprint, parse_key
 
 #: statuses that count as "not in sync" for "drifting since"
 _DRIFTING = (OrgStatus.DRIFTED, OrgStatus.MISSING)

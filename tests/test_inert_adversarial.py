@@ -30,18 +30,11 @@ from typing import Any
 import pytest
 
 from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
-from checker.reconcile.plan import (
-    GitLabState,
-    Marker,
-    PlanContext,
-    _change_note,
-    _ref_cell,
-    combine,
-    files_needed,
-    item_fingerprint,
-    make_plan,
-    with_marker,
-)
+from checker.reconcile.markers import Marker, item_fingerprint, with_marker
+from checker.reconcile.notes import change_note as _change_note
+from checker.reconcile.plan import _ref_cell, make_plan
+from checker.reconcile.reportset import combine
+from checker.reconcile.state import GitLabState, PlanContext, files_needed
 from checker.render import drift_markdown, inert, tracker
 from checker.usecases.mr_preview import MARKER as PREVIEW_MARKER
 from checker.usecases.mr_preview import upsert_preview_note

@@ -16,7 +16,7 @@ import pytest
 
 from checker.models import OrgStatus
 from checker.reconcile.lock import LOCK_BRANCH, LOCK_FILE
-from checker.reconcile.plan import Marker
+from checker.reconcile.markers import Marker
 from checker.report import to_json
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (

@@ -29,7 +29,7 @@ import gitlab.utils
 import pytest
 
 from checker.models import DriftReport, OrgSpec, OrgStatus
-from checker.reconcile.plan import Marker
+from checker.reconcile.markers import Marker
 from checker.reconcile.run import ReconcileOutcome
 from checker.settings import Settings
 from tests.conftest import SETTINGS

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checker.models import OrgSpec, OrgStatus
-from checker.reconcile.plan import Marker
+from checker.reconcile.markers import Marker
 from checker.reconcile.section import END_LINE
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (

@@ -23,204 +23,42 @@ orchestrator answers them with one request each and plans again with the answers
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 from checker.edit.adoptcheck import REFUSED, checked_adoption
 from checker.edit.orgwriter import Adoption, OrgWriteError
-from checker.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgSpec, OrgStatus
-from checker.reconcile import section
+from checker.models import DriftItem, InfoItem, OrgDrift, OrgSpec, OrgStatus
+from checker.reconcile.actions import Action, Lookup, OrgPlan, Plan, Target
+from checker.reconcile.markers import (
+    RESOLVED,
+    Ack,
+    Kind,
+    Marker,
+    OrgKey,
+    body_hash,
+    body_of,
+    branch_for,
+    digest,
+    drift_hash,
+    item_fingerprint,
+    key_text,
+    outside_of,
+    with_marker,
+)
+from checker.reconcile.notes import change_note
+from checker.reconcile.placeholders import PLACEHOLDER_RE, placeholder
 from checker.reconcile.reportset import CombinedReport
-from checker.reconcile.reportset import ReportSetError as ReportSetError
-from checker.reconcile.reportset import combine as combine
+from checker.reconcile.state import GitLabState, Index, PlanContext
 from checker.render import inert, tracker
 from checker.settings import Settings
-from checker.tracker.types import ProjectInfo, TrackedIssue, TrackedMergeRequest
-
-OrgKey = tuple[str, int]
-Kind = Literal["org", "ops", "adopt", "dashboard"]
-Target = Literal["issue", "support-ops", "merge-request", "dashboard"]
-Verb = Literal["create", "update", "comment", "close", "reopen"]
-
-MARKER_TAG = "zendesk-drift-checker"
-RESOLVED = "resolved"
-BRANCH_PREFIX = "checker/adopt/"
-
-_FIELD = r"[a-z]+=[A-Za-z0-9_.,:/~=-]*"
-_MARKER_RE = re.compile(rf"<!-- zendesk-drift-checker ({_FIELD}(?: {_FIELD})*) -->")
-_KIND_CODE = {
-    DriftKind.CHANGED: "c",
-    DriftKind.MISSING_IN_ZENDESK: "m",
-    DriftKind.UNEXPECTED_IN_ZENDESK: "u",
-    DriftKind.CONTACT_NAME_DIFFERS: "n",
-    DriftKind.CONTACT_SUSPENDED: "s",
-}
-
+from checker.tracker.types import TrackedIssue, TrackedMergeRequest
 
 # --------------------------------------------------------------------------- keys & hashes
 
 
-def key_text(key: OrgKey) -> str:
-    return f"{key[0]}/{key[1]}"
-
-
-def parse_key(text: str) -> OrgKey | None:
-    instance, _, org_id = text.rpartition("/")
-    if not instance or not org_id.isdigit():
-        return None
-    return (instance, int(org_id))
-
-
-def branch_for(key: OrgKey) -> str:
-    return f"{BRANCH_PREFIX}{key[0]}-{key[1]}"
-
-
-def _digest(value: Any, size: int = 16) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
-
-
-def content_digest(text: str) -> str:
-    """The digest of an org file's text that adopt merge request markers record."""
-    return _digest(text)
-
-
-def _item_tuple(i: DriftItem) -> list[Any]:
-    return [i.field, i.kind.value, i.item, i.expected, i.actual, i.truth]
-
-
-def drift_hash(status: OrgStatus, items: Iterable[DriftItem]) -> str:
-    """Identifies one state of drift: equal hashes mean nothing changed that needs a note."""
-    return _digest([status.value, sorted(json.dumps(_item_tuple(i), default=str) for i in items)])
-
-
-def body_hash(body: str) -> str:
-    return _digest(body)
-
-
-def item_fingerprint(i: DriftItem) -> str:
-    """``field/kind/which/value``: enough to tell new, changed and gone items apart later,
-    without keeping emails or notes in the hidden marker."""
-    kind = _KIND_CODE.get(i.kind, "x")
-    return f"{i.field}/{kind}/{_digest(i.item, 8)}/{_digest([i.expected, i.actual], 8)}"
-
-
 # --------------------------------------------------------------------------- markers
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """A person closed ``kind``'s issue or merge request ``iid`` while drift ``drift`` persisted."""
-
-    kind: Kind
-    org: OrgKey
-    drift: str
-    iid: int
-
-    def encode(self) -> str:
-        return f"{self.kind}:{key_text(self.org)}:{self.drift}:{self.iid}"
-
-    @classmethod
-    def decode(cls, text: str) -> Ack | None:
-        parts = text.split(":")
-        if len(parts) != 4 or parts[0] not in ("org", "ops", "adopt") or not parts[3].isdigit():
-            return None
-        key = parse_key(parts[1])
-        if key is None:
-            return None
-        return cls(parts[0], key, parts[2], int(parts[3]))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """The hidden first line of every description the checker writes."""
-
-    kind: Kind
-    org: OrgKey | None = None
-    drift: str = ""
-    body: str = ""
-    items: tuple[str, ...] = ()
-    acks: tuple[Ack, ...] = ()
-    #: the closed issue this one follows (a person closed it; the drift changed since)
-    follows: int | None = None
-
-    def render(self) -> str:
-        parts = [f"kind={self.kind}"]
-        if self.org is not None:
-            parts.append(f"org={key_text(self.org)}")
-        if self.drift:
-            parts.append(f"drift={self.drift}")
-        if self.body:
-            parts.append(f"body={self.body}")
-        if self.items:
-            parts.append("items=" + ",".join(self.items))
-        if self.acks:
-            parts.append("acks=" + ",".join(a.encode() for a in self.acks))
-        if self.follows is not None:
-            parts.append(f"follows={self.follows}")
-        return f"<!-- {MARKER_TAG} {' '.join(parts)} -->"
-
-    @classmethod
-    def parse(cls, description: str) -> Marker | None:
-        """The marker of the checker's section wherever it sits (see :mod:`.section`),
-        or None. Only a line that is exactly a marker counts: outside text, rendered inert, is
-        indented or in a code span and can never form one, so it cannot forge a marker."""
-        cut = section.split(description, _MARKER_RE)
-        if cut is None:
-            return None
-        m = _MARKER_RE.fullmatch(cut.marker)
-        if m is None:
-            return None
-        fields = dict(p.split("=", 1) for p in m.group(1).split(" "))
-        kind = fields.get("kind")
-        if kind not in ("org", "ops", "adopt", "dashboard"):
-            return None
-        org = parse_key(fields["org"]) if "org" in fields else None
-        if kind != "dashboard" and org is None:
-            return None
-        acks = tuple(
-            a for a in (Ack.decode(t) for t in fields.get("acks", "").split(",") if t) if a
-        )
-        return cls(
-            kind=kind,  # type: ignore[arg-type]
-            org=org,
-            drift=fields.get("drift", ""),
-            body=fields.get("body", ""),
-            items=tuple(t for t in fields.get("items", "").split(",") if t),
-            acks=acks,
-            follows=int(fields["follows"]) if fields.get("follows", "").isdigit() else None,
-        )
-
-
-def body_of(description: str) -> str:
-    """The checker's section of a description, without its marker and end lines."""
-    cut = section.split(description, _MARKER_RE)
-    return description if cut is None else cut.body
-
-
-def outside_of(description: str) -> tuple[str, str]:
-    """What people wrote above and below the checker's section (all of it when there is no
-    section: a description whose marker a person removed is kept whole, above ours)."""
-    cut = section.split(description, _MARKER_RE)
-    if cut is None:
-        return (description.strip("\n"), "")
-    return (cut.before, cut.after)
-
-
-def note_marker(key: str) -> str:
-    return f"<!-- {MARKER_TAG} note={key} -->"
-
-
-def with_marker(marker: Marker, body: str, outside: tuple[str, str] = ("", "")) -> str:
-    """A full description: people's text above, the marker (with the body's hash), the body,
-    the end line, people's text below."""
-    return section.compose(
-        replace(marker, body=body_hash(body)).render(), body, outside[0], outside[1]
-    )
 
 
 # --------------------------------------------------------------------------- reports
@@ -229,180 +67,10 @@ def with_marker(marker: Marker, body: str, outside: tuple[str, str] = ("", "")) 
 # --------------------------------------------------------------------------- GitLab state
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """A question for GitLab: the newest closed ``kind`` thing of ``org`` (or the dashboard)."""
-
-    kind: Kind
-    org: OrgKey | None = None
-    #: an open issue without the checker's label (found by marker, or by its title)
-    opened: bool = False
-    #: the title the checker gives it, for the fallback
-    title: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class GitLabState:
-    """What GitLab holds now, as read by the orchestrator (listings plus lookup answers)."""
-
-    project: ProjectInfo
-    issues: tuple[TrackedIssue, ...] = ()
-    merge_requests: tuple[TrackedMergeRequest, ...] = ()
-    ops_project: ProjectInfo | None = None
-    ops_issues: tuple[TrackedIssue, ...] = ()
-    history: Mapping[Lookup, TrackedIssue | TrackedMergeRequest | None] = field(
-        default_factory=dict
-    )
-
-
 # --------------------------------------------------------------------------- actions
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One GitLab change. ``body`` excludes the marker (``with_marker`` adds it at execution,
-    once placeholders for things created earlier in the run are filled in)."""
-
-    org: str
-    target: Target
-    verb: Verb
-    summary: str
-    iid: int | None = None
-    title: str | None = None
-    body: str | None = None
-    marker: Marker | None = None
-    note: str | None = None
-    #: identifies the note, so that a rerun after a failure does not post it twice
-    note_key: str | None = None
-    state_event: Literal["close", "reopen"] | None = None
-    assignee: str | None = None
-    labels: tuple[str, ...] = ()
-    confidential: bool = False
-    #: merge requests: branch, file and its new content, commit message, delete the branch
-    branch: str | None = None
-    file_path: str | None = None
-    content: str | None = None
-    commit_message: str | None = None
-    delete_branch: bool = False
-    #: the placeholder this create's web URL fills in later bodies
-    provides: str | None = None
-    #: text to search for to find what an uncertain create may have stored
-    search: str | None = None
-    #: what people wrote above and below the checker's section: kept as it is
-    outside: tuple[str, str] = ("", "")
-    #: labels to put back (a person removed the checker's label)
-    add_labels: tuple[str, ...] = ()
-    #: merge requests: the note (edited in place) when the branch holds a person's commits,
-    #: and the description then (unchanged text, the marker remembering the news was told)
-    held_note: str | None = None
-    held_description: str | None = None
-    #: the org file digest the merge request's marker recorded (recognises older branches)
-    branch_digest: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able, without bodies (they hold personal data and are in GitLab anyway)."""
-        return {
-            "org": self.org,
-            "target": self.target,
-            "verb": self.verb,
-            "summary": self.summary,
-            "iid": self.iid,
-            "branch": self.branch,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class OrgPlan:
-    """The actions for one org, in the order they must run (a failure skips the rest)."""
-
-    org: str
-    name: str
-    actions: tuple[Action, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    orgs: tuple[OrgPlan, ...]
-    dashboard: Action | None
-    lookups: tuple[Lookup, ...] = ()
-    #: lines worth printing that are not actions (e.g. why nothing is closed for absent orgs)
-    notices: tuple[str, ...] = ()
-
-    @property
-    def actions(self) -> tuple[Action, ...]:
-        out = [a for p in self.orgs for a in p.actions]
-        if self.dashboard is not None:
-            out.append(self.dashboard)
-        return tuple(out)
-
-
-def placeholder(kind: Kind, org: OrgKey | None) -> str:
-    """Stands for the web URL of something created earlier in the same run. NUL never occurs
-    in rendered outside text (inert shows it as ␀), so it cannot be forged."""
-    return f"\x00pending:{kind}:{key_text(org) if org else '-'}\x00"
-
-
-PLACEHOLDER_RE = tracker.PLACEHOLDER_RE
-
-
 # --------------------------------------------------------------------------- the planner
-
-
-@dataclass(frozen=True, slots=True)
-class PlanContext:
-    settings: Settings
-    links: tracker.Links
-    #: org files' text by path, for merge requests (only orgs with Zendesk-owned drift need one)
-    files: Mapping[str, str] = field(default_factory=dict)
-
-
-def files_needed(combined: CombinedReport, specs: Sequence[OrgSpec]) -> list[str]:
-    """Paths of org files the planner will read: those with Zendesk-owned drift. Taken from the
-    current specs by org key, never from a report."""
-    by_key = {s.key: s.path for s in specs}
-    return sorted(
-        {
-            by_key[k]
-            for k, o in combined.orgs.items()
-            if k in by_key and o.status is OrgStatus.DRIFTED and tracker.zendesk_owned(o)
-        }
-    )
-
-
-class _Index:
-    """Open things by (kind, org), from the listings."""
-
-    def __init__(self, state: GitLabState) -> None:
-        self.issues: dict[tuple[str, OrgKey | None], list[tuple[TrackedIssue, Marker]]] = {}
-        #: open labelled issues whose marker a person removed, by title (the fallback)
-        self.by_title: dict[str, TrackedIssue] = {}
-        for source in (state.issues, state.ops_issues):
-            for issue in source:
-                marker = Marker.parse(issue.description)
-                if marker is not None and issue.is_open:
-                    self.issues.setdefault((marker.kind, marker.org), []).append((issue, marker))
-                elif marker is None and issue.is_open:
-                    self.by_title.setdefault(issue.title, issue)
-        for found in self.issues.values():
-            found.sort(key=lambda pair: pair[0].iid)
-        self.mrs: dict[OrgKey, list[tuple[TrackedMergeRequest, Marker | None]]] = {}
-        for mr in state.merge_requests:
-            marker = Marker.parse(mr.description)
-            key = marker.org if marker is not None and marker.kind == "adopt" else None
-            if key is None and mr.source_branch.startswith(BRANCH_PREFIX):
-                key = _key_from_branch(mr.source_branch)
-            if key is not None and mr.is_open and mr.source_branch == branch_for(key):
-                self.mrs.setdefault(key, []).append((mr, marker))
-        dashboards = self.issues.get(("dashboard", None), [])
-        self.dashboard = dashboards[0] if dashboards else None
-        acks = self.dashboard[1].acks if self.dashboard else ()
-        self.acks = {(a.kind, a.org): a for a in acks}
-
-
-def _key_from_branch(branch: str) -> OrgKey | None:
-    rest = branch[len(BRANCH_PREFIX) :]
-    instance, _, org_id = rest.rpartition("-")
-    return (instance, int(org_id)) if instance and org_id.isdigit() else None
 
 
 @dataclass
@@ -411,7 +79,7 @@ class _Planner:
     combined: CombinedReport
     specs: Mapping[OrgKey, OrgSpec]
     state: GitLabState
-    index: _Index
+    index: Index
     lookups: list[Lookup] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
     #: web URL (or placeholder) of each org's issue and merge request, for the dashboard
@@ -685,7 +353,7 @@ class _Planner:
                 return issue.web_url
             note = None
             if marker.drift != drift and marker.drift:
-                note = _change_note(marker.items, items, body_of(issue.description))
+                note = change_note(marker.items, items, body_of(issue.description))
             out.append(
                 Action(
                     org=key_text(key),
@@ -860,7 +528,7 @@ class _Planner:
         zendesk_url, file_url = self._org_links(org)
         links = tracker.OrgLinks(zendesk_url=zendesk_url, file_url=file_url)
         body = tracker.mr_body(org, links, adoption.applied, adoption.skipped, issue_url)
-        content_hash = _digest(adoption.text)
+        content_hash = digest(adoption.text)
         marker = Marker("adopt", key, drift, items=(f"file/{content_hash}",))
         assert spec is not None  # text was found through it
         path = spec.path
@@ -1123,58 +791,7 @@ def _ref_cell(url: str | None, acked: bool, project_url: str = "") -> tracker.In
     return tracker.Inert(cell)
 
 
-_KIND_FROM_CODE = {code: kind for kind, code in _KIND_CODE.items()}
-
-
-def _named_items(description: str) -> dict[str, str]:
-    """Every word of an earlier description by the digest an item fingerprint keeps of it, so
-    that an item no longer drifting can be named (the marker keeps no emails)."""
-    out: dict[str, str] = {}
-    for word in re.split(r"[\s`]+", description):
-        word = word.strip(".,;:()[]*|<>\\")
-        if word and ("@" in word or word.startswith("user:")):
-            out.setdefault(_digest(word, 8), word)
-    return out
-
-
-def _change_note(
-    before: Sequence[str], items: Sequence[DriftItem], old_description: str = ""
-) -> str:
-    """What changed between the items a description was written for and ``items``."""
-    old = {fp.rsplit("/", 1)[0]: fp for fp in before}
-    new_lines: list[str] = []
-    changed_lines: list[str] = []
-    seen: set[str] = set()
-    for item in items:
-        fp = item_fingerprint(item)
-        ident = fp.rsplit("/", 1)[0]
-        seen.add(ident)
-        if ident not in old:
-            new_lines.append(tracker.describe(item))
-        elif old[ident] != fp:
-            changed_lines.append(tracker.describe(item))
-    names = _named_items(old_description)
-    gone_lines: list[str] = []
-    unnamed: dict[str, int] = {}
-    for ident in old:
-        if ident in seen:
-            continue
-        parts = ident.split("/")
-        field_name, code, which = parts[0], parts[1] if len(parts) > 1 else "", parts[-1]
-        kind = _KIND_FROM_CODE.get(code)
-        named = names.get(which) if which != _digest(None, 8) else None
-        if kind is None or (which != _digest(None, 8) and named is None):
-            unnamed[field_name] = unnamed.get(field_name, 0) + 1
-            continue
-        gone_lines.append(tracker.describe(DriftItem(field_name, kind, None, None, item=named)))
-    gone_lines += [
-        tracker.Inert(inert.inline(f, table=False) + (f" ({n} items)" if n > 1 else " (an item)"))
-        for f, n in sorted(unnamed.items())
-    ]
-    return tracker.note("changed", new=new_lines, changed=changed_lines, gone=sorted(gone_lines))
-
-
-def _duplicate_dashboards(index: _Index) -> tuple[Action, ...]:
+def _duplicate_dashboards(index: Index) -> tuple[Action, ...]:
     """Dashboards beyond the oldest (left by a crash or a race) are closed, linking it."""
     found = index.issues.get(("dashboard", None), [])
     if len(found) < 2:
@@ -1205,7 +822,7 @@ def make_plan(
     still to answer: when it is not empty, answer them into ``state.history`` and plan again
     (the actions of a plan with open lookups are incomplete)."""
     by_key = {s.key: s for s in specs}
-    index = _Index(state)
+    index = Index(state)
     planner = _Planner(ctx, combined, by_key, state, index)
     keys: dict[OrgKey, None] = dict.fromkeys(sorted(set(combined.orgs) | set(by_key)))
     for kind_key in index.issues:

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from checker.reconcile.actions import Action
 from checker.reconcile.lock import LockBusy, ReconcileLock
-from checker.reconcile.plan import RESOLVED, Action, Marker, body_of, key_text
+from checker.reconcile.markers import RESOLVED, Marker, body_of, key_text
 from checker.reconcile.run import ActionResult, GitLabWriter
 from checker.render.oneline import one_line
 from checker.settings import Settings

@@ -35,21 +35,20 @@ from typing import Any, Literal, Protocol
 
 from checker.models import DriftReport, OrgSpec
 from checker.reconcile import first_run, reportset
-from checker.reconcile import plan as planning
+from checker.reconcile.actions import Action, Lookup, Plan
 from checker.reconcile.lock import STALE_AFTER, LockBusy, LockLost, ReconcileLock
-from checker.reconcile.plan import (
-    PLACEHOLDER_RE,
-    Action,
-    GitLabState,
-    Lookup,
+from checker.reconcile.markers import (
     Marker,
-    Plan,
-    PlanContext,
-    ReportSetError,
+    branch_for,
+    content_digest,
+    key_text,
     note_marker,
     with_marker,
 )
-from checker.reconcile.reportset import CombinedReport
+from checker.reconcile.placeholders import fill
+from checker.reconcile.plan import make_plan
+from checker.reconcile.reportset import CombinedReport, ReportSetError
+from checker.reconcile.state import GitLabState, PlanContext, files_needed
 from checker.render.oneline import one_line
 from checker.render.tracker import Links, reference
 from checker.settings import Settings
@@ -242,12 +241,9 @@ class GitLabWriter:
             return None
         fallback = f"{self._info.web_url}/-/issues"
         if action.target == "dashboard":  # the dashboard shows #12 and !3, not URLs
-            body = PLACEHOLDER_RE.sub(
-                lambda m: reference(urls.get(m.group(), fallback), self._info.web_url),
-                action.body,
-            )
+            body = fill(action.body, urls, fallback, lambda u: reference(u, self._info.web_url))
         else:
-            body = PLACEHOLDER_RE.sub(lambda m: urls.get(m.group(), fallback), action.body)
+            body = fill(action.body, urls, fallback)
         return with_marker(action.marker, body, action.outside)
 
     # ------------------------------------------------------------------ issues
@@ -421,7 +417,7 @@ def _branch_is_ours(
         if legacy_digest is None or not head.message.startswith(LEGACY_SUBJECT):
             return False
         text = port.file_text(path, branch)
-        return text is not None and planning.content_digest(text) == legacy_digest
+        return text is not None and content_digest(text) == legacy_digest
     text = port.file_text(path, branch)
     return text is not None and _content_hash(text) == found.group(1)
 
@@ -518,9 +514,7 @@ def _answer(
                 answers[lookup] = _newest_with_marker(listed, lookup)
             elif lookup.kind == "adopt":
                 assert lookup.org is not None
-                found = port.merge_requests_for_branch(
-                    planning.branch_for(lookup.org), state="closed"
-                )
+                found = port.merge_requests_for_branch(branch_for(lookup.org), state="closed")
                 answers[lookup] = _newest_with_marker(found, lookup)
             else:
                 text = settings.gitlab.dashboard_title if lookup.org is None else str(lookup.org[1])
@@ -619,11 +613,9 @@ def run_reconcile(
         },
     )
     for key in sorted(combined.stale):
-        say(f"{planning.key_text(key)}: its org file changed since the drift report; left as it is")
+        say(f"{key_text(key)}: its org file changed since the drift report; left as it is")
     reader = read_file or (lambda p: _read_text(root / p))
-    files = {
-        p: text for p in planning.files_needed(combined, specs) if (text := reader(p)) is not None
-    }
+    files = {p: text for p in files_needed(combined, specs) if (text := reader(p)) is not None}
 
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
@@ -638,16 +630,16 @@ def run_reconcile(
             settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
         )
         ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
-        plan = planning.make_plan(ctx, combined, specs, state)
+        plan = make_plan(ctx, combined, specs, state)
         for _round in range(3):  # one round answers all in practice; the rest is a safety net
             if not plan.lookups:
                 break
             history = {**state.history, **_answer(plan.lookups, settings, gitlab, ops)}
             state = replace(state, history=history)
-            plan = planning.make_plan(ctx, combined, specs, state)
+            plan = make_plan(ctx, combined, specs, state)
         return state, plan
 
-    keys = {planning.key_text(k) for k in combined.orgs} | {planning.key_text(s.key) for s in specs}
+    keys = {key_text(k) for k in combined.orgs} | {key_text(s.key) for s in specs}
 
     def gated(state: GitLabState, plan: Plan) -> tuple[Plan, first_run.FirstRun | None, int]:
         """The plan as it will run: a first run's is held but for the dashboard (decided before

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import jinja2
 
 from checker.models import DriftItem, DriftKind, OrgDrift, OrgStatus, Scalar
+from checker.reconcile.placeholders import PLACEHOLDER_RE
 from checker.render import inert
 from checker.render.presentation import (
     TypoPair,
@@ -69,10 +70,6 @@ def _cell(value: object) -> Inert:
 
 def _text(value: object) -> Inert:
     return Inert("*(none)*") if value is None else Inert(inert.inline(value, table=False))
-
-
-#: stands for the web URL of something created earlier in the same run (see checker.reconcile.plan)
-PLACEHOLDER_RE = re.compile(r"\x00pending:[a-z]+:[^\x00]*\x00")
 
 
 def _url(value: object) -> Inert:
