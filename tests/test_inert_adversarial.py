@@ -30,9 +30,10 @@ from typing import Any
 import pytest
 
 from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
+from checker.reconcile.dashboard import ref_cell as _ref_cell
 from checker.reconcile.markers import Marker, item_fingerprint, with_marker
 from checker.reconcile.notes import change_note as _change_note
-from checker.reconcile.plan import _ref_cell, make_plan
+from checker.reconcile.plan import make_plan
 from checker.reconcile.reportset import combine
 from checker.reconcile.state import GitLabState, PlanContext, files_needed
 from checker.render import drift_markdown, inert, tracker

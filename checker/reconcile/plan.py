@@ -31,6 +31,15 @@ from checker.edit.adoptcheck import REFUSED, checked_adoption
 from checker.edit.orgwriter import Adoption, OrgWriteError
 from checker.models import DriftItem, InfoItem, OrgDrift, OrgSpec, OrgStatus
 from checker.reconcile.actions import Action, Lookup, OrgPlan, Plan, Target
+from checker.reconcile.dashboard import (
+    NewDashboard,
+    Refs,
+    create_dashboard,
+    dashboard_body,
+    duplicate_dashboards,
+    reopen_dashboard,
+    update_dashboard,
+)
 from checker.reconcile.markers import (
     RESOLVED,
     Ack,
@@ -48,7 +57,7 @@ from checker.reconcile.markers import (
     with_marker,
 )
 from checker.reconcile.notes import change_note
-from checker.reconcile.placeholders import PLACEHOLDER_RE, placeholder
+from checker.reconcile.placeholders import placeholder
 from checker.reconcile.reportset import CombinedReport
 from checker.reconcile.state import GitLabState, Index, PlanContext
 from checker.render import inert, tracker
@@ -623,7 +632,12 @@ class _Planner:
     def dashboard(self) -> tuple[Action | None, str | None]:
         if not self.combined.complete:
             return None, "dashboard: not updated (the reports are partial)"
-        body, summary = self._dashboard_body()
+        body, summary = dashboard_body(
+            self.specs,
+            self.combined,
+            Refs(self.issue_refs, self.mr_refs, self.acks),
+            self.state.project.web_url,
+        )
         acks = tuple(sorted(set(self.acks), key=lambda a: (a.kind, a.org)))
         marker = Marker("dashboard", acks=acks)
         title = self.settings.gitlab.dashboard_title
@@ -637,127 +651,14 @@ class _Planner:
                 current = unlisted
                 restore = tuple(lb for lb in self.labels[:1] if lb not in unlisted[0].labels)
         if current is not None:
-            issue, old = current
-            if (
-                old.body == body_hash(body)
-                and old.acks == acks
-                and PLACEHOLDER_RE.search(body) is None
-                and not restore
-            ):
-                return None, None
-            return (
-                Action(
-                    org="dashboard",
-                    target="dashboard",
-                    verb="update",
-                    summary=f"update #{issue.iid}: {summary}",
-                    iid=issue.iid,
-                    body=body,
-                    marker=marker,
-                    outside=outside_of(issue.description),
-                    add_labels=restore,
-                ),
-                None,
-            )
+            return update_dashboard(current, body, summary, marker, restore), None
         answered, previous = self._history_dashboard()
         if not answered:
             return None, None
         if previous is not None:
-            return (
-                Action(
-                    org="dashboard",
-                    target="dashboard",
-                    verb="reopen",
-                    summary=f"reopen #{previous.iid} (closed by a person) and update it: {summary}",
-                    iid=previous.iid,
-                    body=body,
-                    marker=marker,
-                    outside=outside_of(previous.description),
-                    state_event="reopen",
-                ),
-                None,
-            )
-        return (
-            Action(
-                org="dashboard",
-                target="dashboard",
-                verb="create",
-                summary=f"create: {summary}",
-                title=title,
-                body=body,
-                marker=marker,
-                labels=self.labels,
-                confidential=self.settings.gitlab.confidential,
-                search=title,
-            ),
-            None,
-        )
-
-    def _dashboard_body(self) -> tuple[str, str]:
-        """The dashboard's text and its one-line summary: counts for every declared org, a
-        row only for those that need attention (by CSM, orgs without one last)."""
-        project_url = self.state.project.web_url
-        rows: list[tuple[tuple[Any, ...], tracker.DashboardRow]] = []
-        counts: dict[str, int] = {}
-        per_csm: dict[str | None, dict[str, int]] = {}
-        for key, spec in self.specs.items():
-            org = self.combined.orgs.get(key)
-            status = tracker.dashboard_status(org)
-            counts[status] = counts.get(status, 0) + 1
-            bucket = per_csm.setdefault(spec.csm, {})
-            group = {"suppressed": "in_sync", "not_checked": "unknown"}.get(status, status)
-            bucket[group] = bucket.get(group, 0) + 1
-            if status not in tracker.NEEDS_ATTENTION:
-                continue
-            order = (
-                spec.csm is None,
-                (spec.csm or "").lower(),
-                tracker.STATUS_ORDER.get(status, 9),
-                spec.name.lower(),
-                spec.org_id,
-            )
-            row = tracker.DashboardRow(
-                name=spec.name,
-                instance=spec.instance,
-                org_id=spec.org_id,
-                csm=spec.csm,
-                status=tracker.status_cell(org),
-                issue=_ref_cell(self.issue_refs.get(key), self._acked("org", key), project_url),
-                mr=_ref_cell(self.mr_refs.get(key), self._acked("adopt", key), project_url),
-                notes=tracker.notes_cell(org),
-            )
-            rows.append((order, row))
-        rows.sort(key=lambda r: r[0])
-        states = ("drifted", "missing", "unknown", "not_checked", "in_sync", "suppressed")
-        words = {
-            "unknown": "could not be checked",
-            "in_sync": "in sync",
-            "suppressed": "in sync with accepted differences",
-            "not_checked": "not checked",
-        }
-        summary = f"{len(self.specs):,} orgs: " + ", ".join(
-            f"{counts.get(s, 0):,} {words.get(s, s)}"
-            for s in states
-            if counts.get(s) or s not in ("not_checked", "suppressed")
-        )
-        csm_rows = sorted(
-            (
-                tracker.CsmCount(
-                    csm,
-                    drifted=c.get("drifted", 0),
-                    missing=c.get("missing", 0),
-                    unknown=c.get("unknown", 0),
-                    in_sync=c.get("in_sync", 0),
-                )
-                for csm, c in per_csm.items()
-            ),
-            key=lambda c: (c.csm is None, -c.attention, (c.csm or "").lower()),
-        )
-        in_sync = counts.get("in_sync", 0) + counts.get("suppressed", 0)
-        body = tracker.dashboard_body(
-            [r[1] for r in rows], summary, self.combined.checked_on, csm_rows, in_sync
-        )
-        return body, summary
+            return reopen_dashboard(previous, body, summary, marker), None
+        new = NewDashboard(title, self.labels, self.settings.gitlab.confidential)
+        return create_dashboard(new, body, summary, marker), None
 
     def _history_dashboard(self) -> tuple[bool, Any]:
         lookup = Lookup("dashboard")
@@ -766,50 +667,12 @@ class _Planner:
             return False, None
         return True, self.state.history[lookup]
 
-    def _acked(self, kind: Kind, key: OrgKey) -> bool:
-        return any(a.kind == kind and a.org == key and a.drift != RESOLVED for a in self.acks)
-
 
 def _day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
         return dt.date.today()
-
-
-def _ref_cell(url: str | None, acked: bool, project_url: str = "") -> tracker.Inert:
-    """An issue or merge request as its GitLab reference (``#12``, ``!3``). Something created
-    later in this run is a placeholder, filled in with its URL (which GitLab shows as its
-    reference too); the next run writes the reference."""
-    if url is None:
-        return tracker.Inert("")
-    cell = tracker.reference(url, project_url) if project_url else url
-    if not project_url and not url.startswith("\x00"):
-        cell = inert.url(url) or ""
-    if acked:
-        cell += " closed by a person"
-    return tracker.Inert(cell)
-
-
-def _duplicate_dashboards(index: Index) -> tuple[Action, ...]:
-    """Dashboards beyond the oldest (left by a crash or a race) are closed, linking it."""
-    found = index.issues.get(("dashboard", None), [])
-    if len(found) < 2:
-        return ()
-    keep = found[0][0]
-    return tuple(
-        Action(
-            org="dashboard",
-            target="dashboard",
-            verb="close",
-            summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
-            iid=issue.iid,
-            note=f"Duplicate of {keep.web_url}; closing.\n",
-            note_key=f"duplicate:{keep.iid}",
-            state_event="close",
-        )
-        for issue, _ in found[1:]
-    )
 
 
 def make_plan(
@@ -836,7 +699,7 @@ def make_plan(
         if plan is not None:
             plans.append(plan)
     dashboard, notice = planner.dashboard()
-    duplicates = _duplicate_dashboards(index)
+    duplicates = duplicate_dashboards(index)
     if duplicates:
         plans.append(OrgPlan("dashboard", "", duplicates))
     notices = [*planner.notices, *([notice] if notice else [])]

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from checker.reconcile.actions import Action
+from checker.reconcile.execute import ActionResult, DryRunWriter, GitLabWriter, Writer
 from checker.reconcile.lock import LockBusy, ReconcileLock
 from checker.reconcile.markers import RESOLVED, Marker, body_of, key_text
-from checker.reconcile.run import ActionResult, GitLabWriter
 from checker.render.oneline import one_line
 from checker.settings import Settings
 from checker.tracker.port import GitLabPort
@@ -141,7 +141,8 @@ def run_retire(
 
     actions = plan_now()
     if dry_run or not actions:
-        return _carry_out(actions, GitLabWriter(gitlab, info, ops), dry_run, say)
+        writer: Writer = DryRunWriter() if dry_run else GitLabWriter(gitlab, info, ops)
+        return _carry_out(actions, writer, say)
     # One writer at a time, as reconcile: a reconcile run writing now would otherwise reopen or
     # recreate what this closes. After taking the lock, read again and close what is open then.
     lock = ReconcileLock(gitlab, info.default_branch, environ or {}, wait=lock_wait, say=say)
@@ -152,7 +153,7 @@ def run_retire(
         say(reason)
         return RetireOutcome(False, tuple(ActionResult(a, "failed", error=reason) for a in actions))
     try:
-        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops), False, say)
+        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops), say)
     finally:
         try:
             lock.release()
@@ -161,22 +162,18 @@ def run_retire(
 
 
 def _carry_out(
-    actions: Sequence[Action], writer: GitLabWriter, dry_run: bool, say: Callable[[str], None]
+    actions: Sequence[Action], writer: Writer, say: Callable[[str], None]
 ) -> RetireOutcome:
     results: list[ActionResult] = []
     for action in actions:
-        if dry_run:
-            say(f"would {action.summary}")
-            results.append(ActionResult(action, "dry-run"))
-            continue
         try:
             writer.execute(action, {})
         except GitLabError as e:
             say(f"{action.summary}: failed: {e}")
             results.append(ActionResult(action, "failed", error=str(e)))
             continue
-        say(f"{action.summary}: done")
-        results.append(ActionResult(action, "done"))
+        say(f"would {action.summary}" if writer.status == "dry-run" else f"{action.summary}: done")
+        results.append(ActionResult(action, writer.status))
     if not actions:
         say("nothing to retire: no open issue or merge request of the checker")
-    return RetireOutcome(dry_run, tuple(results))
+    return RetireOutcome(writer.status == "dry-run", tuple(results))
