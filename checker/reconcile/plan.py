@@ -49,18 +49,22 @@ from checker.reconcile.markers import (
     body_hash,
     body_of,
     branch_for,
-    digest,
     drift_hash,
     item_fingerprint,
     key_text,
     outside_of,
-    with_marker,
+)
+from checker.reconcile.merge_requests import (
+    Adopt,
+    close_merge_request,
+    create_merge_request,
+    update_merge_request,
 )
 from checker.reconcile.notes import change_note
 from checker.reconcile.placeholders import placeholder
 from checker.reconcile.reportset import CombinedReport
 from checker.reconcile.state import GitLabState, Index, PlanContext
-from checker.render import inert, tracker
+from checker.render import tracker
 from checker.settings import Settings
 from checker.tracker.types import TrackedIssue, TrackedMergeRequest
 
@@ -500,21 +504,7 @@ class _Planner:
         why: str,
         file: str | None = None,
     ) -> Action:
-        return Action(
-            org=key_text(key),
-            target="merge-request",
-            verb="close",
-            summary=f"close !{mr.iid} and delete its branch: {why}",
-            iid=mr.iid,
-            note=tracker.note(reason, file=file),
-            note_key=f"{reason}:{marker.drift if marker else ''}",
-            body=body_of(mr.description) if marker is not None else None,
-            outside=outside_of(mr.description) if marker is not None else ("", ""),
-            marker=replace(marker, drift=RESOLVED) if marker is not None else None,
-            state_event="close",
-            branch=mr.source_branch,
-            delete_branch=True,
-        )
+        return close_merge_request(key, mr, marker, reason, why, file)
 
     def _merge_request(
         self, key: OrgKey, org: OrgDrift, out: list[Action], issue_url: str | None
@@ -533,21 +523,13 @@ class _Planner:
                     self._close_mr(key, mr, marker, "mr-resolved", "the drift is gone", org.file)
                 )
             return
-        drift = drift_hash(org.status, adoption.applied)
+        assert spec is not None  # text was found through it
         zendesk_url, file_url = self._org_links(org)
         links = tracker.OrgLinks(zendesk_url=zendesk_url, file_url=file_url)
         body = tracker.mr_body(org, links, adoption.applied, adoption.skipped, issue_url)
-        content_hash = digest(adoption.text)
-        marker = Marker("adopt", key, drift, items=(f"file/{content_hash}",))
-        assert spec is not None  # text was found through it
-        path = spec.path
-        commit_message = (
-            f"Adopt Zendesk's values for org {key[1]} ({inert.plain(org.name, limit=80)})\n\n"
-            + "\n".join(f"- {i.field}: {i.kind.value}" for i in adoption.applied)
-        )
-        branch = branch_for(key)
+        change = Adopt(key, org, adoption, spec.path, body)
         if found:
-            mr, old = found[0]
+            mr = found[0][0]
             for extra, extra_marker in found[1:]:
                 out.append(
                     self._close_mr(
@@ -555,53 +537,11 @@ class _Planner:
                     )
                 )
             self.mr_refs[key] = mr.web_url
-            held = f"held/{content_hash}"
-            if old is not None and held in old.items:
-                return  # a person's commits hold the branch, and this news was told already
-            same_file = old is not None and old.items == marker.items
-            if same_file and old is not None and old.body == body_hash(body):
-                return
-            held_description = (
-                with_marker(
-                    replace(
-                        old, items=(*(i for i in old.items if not i.startswith("held/")), held)
-                    ),
-                    body_of(mr.description),
-                    outside_of(mr.description),
-                )
-                if old is not None
-                else None
-            )
-            out.append(
-                Action(
-                    org=key_text(key),
-                    target="merge-request",
-                    verb="update",
-                    summary=(
-                        f"update !{mr.iid}: Zendesk's values changed"
-                        if not same_file
-                        else f"update !{mr.iid}: new description"
-                    ),
-                    iid=mr.iid,
-                    body=body,
-                    marker=marker,
-                    outside=outside_of(mr.description) if old is not None else ("", ""),
-                    note=tracker.note("mr-updated") if not same_file else None,
-                    note_key=f"mr-updated:{content_hash}" if not same_file else None,
-                    held_note=tracker.note("mr-held", values=adoption.applied),
-                    held_description=held_description,
-                    branch_digest=next(
-                        (i[5:] for i in (old.items if old else ()) if i.startswith("file/")),
-                        None,
-                    ),
-                    branch=branch,
-                    file_path=path if not same_file else None,
-                    content=adoption.text if not same_file else None,
-                    commit_message=commit_message,
-                )
-            )
+            update = update_merge_request(change, *found[0])
+            if update is not None:
+                out.append(update)
             return
-        decided, previous = self._person_closed("adopt", key, drift)
+        decided, previous = self._person_closed("adopt", key, change.marker.drift)
         if not decided:
             self.mr_refs[key] = placeholder("adopt", key)
             return
@@ -609,23 +549,7 @@ class _Planner:
             self._ack_ref(previous)
             return
         self.mr_refs[key] = placeholder("adopt", key)
-        out.append(
-            Action(
-                org=key_text(key),
-                target="merge-request",
-                verb="create",
-                summary=f"create on {branch}: {len(adoption.applied)} value(s) from Zendesk",
-                title=tracker.mr_title(org),
-                body=body,
-                marker=marker,
-                labels=self.labels,
-                branch=branch,
-                file_path=path,
-                content=adoption.text,
-                commit_message=commit_message,
-                provides=placeholder("adopt", key),
-            )
-        )
+        out.append(create_merge_request(change, self.labels))
 
     # -------------------------------------------------------------- dashboard
 

@@ -284,6 +284,121 @@ def _print_plan(plan: Plan, out: Callable[[str], None], unchanged: int) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one run plans from: its settings, reports, org files and GitLab projects."""
+
+    settings: Settings
+    combined: CombinedReport
+    specs: Sequence[OrgSpec]
+    files: Mapping[str, str]
+    gitlab: GitLabPort
+    ops: GitLabPort | None
+    env: Mapping[str, str]
+    first_run_gate: bool
+
+    def plan(self, known: Mapping[Lookup, Any] | None = None) -> tuple[GitLabState, Plan]:
+        """Read GitLab, answer the planner's lookups, and plan."""
+        state = _read_state(self.settings, self.gitlab, self.ops)
+        if known:
+            # Answers about closed and unlabelled issues stay true while we waited: anything
+            # another run created carries the label and is in the fresh listings.
+            state = replace(state, history=dict(known))
+        repository_url = (
+            self.settings.gitlab.repository_url
+            or self.env.get("CI_PROJECT_URL")
+            or state.project.web_url
+        )
+        links = Links(repository_url, state.project.default_branch)
+        ctx = PlanContext(self.settings, links, self.files)
+        plan = make_plan(ctx, self.combined, self.specs, state)
+        for _round in range(3):  # one round answers all in practice; the rest is a safety net
+            if not plan.lookups:
+                break
+            answers = _answer(plan.lookups, self.settings, self.gitlab, self.ops)
+            state = replace(state, history={**state.history, **answers})
+            plan = make_plan(ctx, self.combined, self.specs, state)
+        return state, plan
+
+    def gated(self, state: GitLabState, plan: Plan) -> tuple[Plan, first_run.FirstRun | None, int]:
+        """The plan as it will run: a first run's is held but for the dashboard (decided before
+        the lock, so that a held rerun that would write nothing takes no lock either)."""
+        keys = {key_text(k) for k in self.combined.orgs} | {key_text(s.key) for s in self.specs}
+        unchanged = len(keys - {p.org for p in plan.orgs})
+        if not self.first_run_gate:
+            return plan, None, unchanged
+        gitlab = self.settings.gitlab
+        first = first_run.hold(
+            plan,
+            state,
+            self.env,
+            unchanged=unchanged,
+            labels=gitlab.labels,
+            confidential=gitlab.confidential,
+            title=gitlab.dashboard_title,
+        )
+        return first.plan if first is not None else plan, first, unchanged
+
+
+def _evidence(
+    settings: Settings,
+    reports: list[DriftReport],
+    specs: Sequence[OrgSpec],
+    root: Path,
+    say: Callable[[str], None],
+) -> tuple[CombinedReport, list[OrgSpec]]:
+    """The reports combined and checked against the specs, org files found by org key in the
+    current specs (a report's ``file`` was only compared, and is replaced by the spec's path)."""
+    combined = reportset.check_against(reports, reportset.combine(reports), settings, specs)
+    specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
+    by_key = {s.key: s for s in specs}
+    combined = replace(
+        combined,
+        orgs={
+            k: replace(o, file=by_key[k].path) if k in by_key else o
+            for k, o in combined.orgs.items()
+        },
+    )
+    for key in sorted(combined.stale):
+        say(f"{key_text(key)}: its org file changed since the drift report; left as it is")
+    return combined, specs
+
+
+def _lock_refused(plan: Plan, combined: CombinedReport, reason: str) -> ReconcileOutcome:
+    return ReconcileOutcome(
+        dry_run=False,
+        complete_reports=combined.complete,
+        results=tuple(ActionResult(a, "skipped", error=reason) for a in plan.actions),
+        failures=(("lock", reason),),
+        notices=plan.notices,
+    )
+
+
+def _release(lock: ReconcileLock, say: Callable[[str], None]) -> str | None:
+    """Release ``lock``; what to tell when it could not be."""
+    try:
+        lock.release()
+    except GitLabError as e:
+        left = (
+            f"the reconcile lock could not be released ({e}); other runs wait for it "
+            f"until it is stale ({STALE_AFTER // 60} minutes)"
+        )
+        say(left)
+        return left
+    return None
+
+
+def _say_done(outcome: ReconcileOutcome, say: Callable[[str], None]) -> None:
+    say(
+        f"done: {outcome.count('done')} of {len(outcome.results)} actions"
+        + (
+            f"; {outcome.count('failed')} failed, {outcome.count('skipped')} not attempted"
+            if outcome.incomplete
+            else ""
+        )
+    )
+
+
 def run_reconcile(
     settings: Settings,
     reports: list[DriftReport],
@@ -302,13 +417,15 @@ def run_reconcile(
     it out unless ``dry_run``.
 
     Raises :class:`ReconcileInputError` when the reports are not one set, and
-    :class:`checker.gitlab.GitLabError` when GitLab cannot be read at all (nothing planned);
-    a lock that cannot be taken (another run holds it for ``lock_wait`` seconds) leaves every
-    action "skipped";
-    failures while writing are recorded per org in the outcome instead.
+    :class:`checker.tracker.types.GitLabError` when GitLab cannot be read at all (nothing
+    planned); a lock that cannot be taken (another run holds it for ``lock_wait`` seconds)
+    leaves every action "skipped"; failures while writing are recorded per org in the outcome.
     ``read_file`` reads an org file by its repository path (default: below the folder holding
     ``settings.config_dir``); ``environ`` supplies ``CI_PROJECT_URL`` (default: os.environ).
     ``first_run_gate``: hold a first run's plan until it is confirmed (:mod:`.first_run`).
+
+    Longer than the house's 60 lines on purpose: the order of plan, lock, plan again, write and
+    release is the run's safety argument, and it reads best in one place.
     """
     env = os.environ if environ is None else environ
 
@@ -316,71 +433,15 @@ def run_reconcile(
         # one line per fact: names, paths and GitLab's answers cannot forge more lines
         out(one_line(gitlab.scrub(line)))
 
-    combined: CombinedReport = reportset.check_against(
-        reports, reportset.combine(reports), settings, specs
-    )
     root = _repository_root(settings.config_dir, env)
-    specs = [replace(s, path=_repo_path(s.path, root)) for s in specs]
-    by_key = {s.key: s for s in specs}
-    # The org files an action touches are the current specs' files, found by org key; a
-    # report's ``file`` was only compared (check_against) and is replaced by the spec's path.
-    combined = replace(
-        combined,
-        orgs={
-            k: replace(o, file=by_key[k].path) if k in by_key else o
-            for k, o in combined.orgs.items()
-        },
-    )
-    for key in sorted(combined.stale):
-        say(f"{key_text(key)}: its org file changed since the drift report; left as it is")
+    combined, specs = _evidence(settings, reports, specs, root, say)
     reader = read_file or (lambda p: _read_text(root / p))
     files = {p: text for p in files_needed(combined, specs) if (text := reader(p)) is not None}
-
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
-
-    def plan_now(known: Mapping[Lookup, Any] | None = None) -> tuple[GitLabState, Plan]:
-        state = _read_state(settings, gitlab, ops)
-        if known:
-            # Answers about closed and unlabelled issues stay true while we waited: anything
-            # another run created carries the label and is in the fresh listings.
-            state = replace(state, history=dict(known))
-        repository_url = (
-            settings.gitlab.repository_url or env.get("CI_PROJECT_URL") or state.project.web_url
-        )
-        ctx = PlanContext(settings, Links(repository_url, state.project.default_branch), files)
-        plan = make_plan(ctx, combined, specs, state)
-        for _round in range(3):  # one round answers all in practice; the rest is a safety net
-            if not plan.lookups:
-                break
-            history = {**state.history, **_answer(plan.lookups, settings, gitlab, ops)}
-            state = replace(state, history=history)
-            plan = make_plan(ctx, combined, specs, state)
-        return state, plan
-
-    keys = {key_text(k) for k in combined.orgs} | {key_text(s.key) for s in specs}
-
-    def gated(state: GitLabState, plan: Plan) -> tuple[Plan, first_run.FirstRun | None, int]:
-        """The plan as it will run: a first run's is held but for the dashboard (decided before
-        the lock, so that a held rerun that would write nothing takes no lock either)."""
-        unchanged = len(keys - {p.org for p in plan.orgs})
-        first = (
-            first_run.hold(
-                plan,
-                state,
-                env,
-                unchanged=unchanged,
-                labels=settings.gitlab.labels,
-                confidential=settings.gitlab.confidential,
-                title=settings.gitlab.dashboard_title,
-            )
-            if first_run_gate
-            else None
-        )
-        return (first.plan if first is not None else plan), first, unchanged
-
-    state, plan = plan_now()
-    plan, first, unchanged = gated(state, plan)
+    run = _Run(settings, combined, specs, files, gitlab, ops, env, first_run_gate)
+    state, plan = run.plan()
+    plan, first, unchanged = run.gated(state, plan)
     lock: ReconcileLock | None = None
     if not dry_run and not plan.actions:
         # Nothing to write: no lock is taken. One read tells whether a crashed run left one.
@@ -398,18 +459,12 @@ def run_reconcile(
             reason = f"the reconcile lock could not be taken: {e}"
             say(reason)
             _print_plan(plan, say, 0)
-            return ReconcileOutcome(
-                dry_run=False,
-                complete_reports=combined.complete,
-                results=tuple(ActionResult(a, "skipped", error=reason) for a in plan.actions),
-                failures=(("lock", reason),),
-                notices=plan.notices,
-            )
+            return _lock_refused(plan, combined, reason)
     lock_left: str | None = None
     try:
         if lock is not None:
-            state, plan = plan_now(state.history)
-            plan, first, unchanged = gated(state, plan)
+            state, plan = run.plan(state.history)
+            plan, first, unchanged = run.gated(state, plan)
         _print_plan(plan, say, unchanged)
         writer: Writer = (
             DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
@@ -420,14 +475,7 @@ def run_reconcile(
             results.extend(ActionResult(a, "held") for a in first.held)
     finally:
         if lock is not None:
-            try:
-                lock.release()
-            except GitLabError as e:
-                lock_left = (
-                    f"the reconcile lock could not be released ({e}); other runs wait for it "
-                    f"until it is stale ({STALE_AFTER // 60} minutes)"
-                )
-                say(lock_left)
+            lock_left = _release(lock, say)
     outcome = ReconcileOutcome(
         dry_run=dry_run,
         complete_reports=combined.complete,
@@ -439,14 +487,7 @@ def run_reconcile(
         lock_left=lock_left,
     )
     if not dry_run and results:
-        say(
-            f"done: {outcome.count('done')} of {len(results)} actions"
-            + (
-                f"; {outcome.count('failed')} failed, {outcome.count('skipped')} not attempted"
-                if outcome.incomplete
-                else ""
-            )
-        )
+        _say_done(outcome, say)
     return outcome
 
 
