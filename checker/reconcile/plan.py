@@ -30,7 +30,7 @@ from typing import Any
 from checker.edit.adoptcheck import REFUSED, checked_adoption
 from checker.edit.orgwriter import Adoption, OrgWriteError
 from checker.models import DriftItem, InfoItem, OrgDrift, OrgSpec, OrgStatus
-from checker.reconcile.actions import Action, Lookup, OrgPlan, Plan, Target
+from checker.reconcile.actions import Action, Lookup, OrgPlan, Plan
 from checker.reconcile.dashboard import (
     NewDashboard,
     Refs,
@@ -40,17 +40,22 @@ from checker.reconcile.dashboard import (
     reopen_dashboard,
     update_dashboard,
 )
+from checker.reconcile.issues import (
+    Tracked,
+    close_duplicate_issues,
+    close_issue,
+    create_issue,
+    update_issue,
+)
 from checker.reconcile.markers import (
     RESOLVED,
     Ack,
     Kind,
     Marker,
     OrgKey,
-    body_hash,
     body_of,
     branch_for,
     drift_hash,
-    item_fingerprint,
     key_text,
     outside_of,
 )
@@ -60,13 +65,12 @@ from checker.reconcile.merge_requests import (
     create_merge_request,
     update_merge_request,
 )
-from checker.reconcile.notes import change_note
 from checker.reconcile.placeholders import placeholder
 from checker.reconcile.reportset import CombinedReport
 from checker.reconcile.state import GitLabState, Index, PlanContext
 from checker.render import tracker
 from checker.settings import Settings
-from checker.tracker.types import TrackedIssue, TrackedMergeRequest
+from checker.tracker.types import TrackedIssue
 
 # --------------------------------------------------------------------------- keys & hashes
 
@@ -279,44 +283,9 @@ class _Planner:
                 )
         for mr, mr_marker in self.index.mrs.get(key, []):
             actions.append(
-                self._close_mr(key, mr, mr_marker, "mr-removed", "the org file was removed")
+                close_merge_request(key, mr, mr_marker, "mr-removed", "the org file was removed")
             )
         return OrgPlan(org, "", tuple(actions)) if actions else None
-
-    def _close_issue(
-        self, key: OrgKey, kind: Kind, issue: TrackedIssue, marker: Marker, org: OrgDrift
-    ) -> Action:
-        return Action(
-            org=key_text(key),
-            target="issue" if kind == "org" else "support-ops",
-            verb="close",
-            summary=f"close #{issue.iid}: the drift is gone",
-            iid=issue.iid,
-            note=tracker.note("resolved", file=org.file, date=self.combined.checked_on or None),
-            note_key=f"resolved:{marker.drift}",
-            body=body_of(issue.description),
-            outside=outside_of(issue.description),
-            marker=replace(marker, drift=RESOLVED),
-            state_event="close",
-        )
-
-    def _close_duplicates(
-        self, key: OrgKey, kind: Kind, found: list[tuple[TrackedIssue, Marker]], out: list[Action]
-    ) -> None:
-        keep = found[0][0]
-        for issue, _ in found[1:]:
-            out.append(
-                Action(
-                    org=key_text(key),
-                    target="issue" if kind == "org" else "support-ops",
-                    verb="close",
-                    summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
-                    iid=issue.iid,
-                    note=f"Duplicate of {keep.web_url}; closing.\n",
-                    note_key=f"duplicate:{keep.iid}",
-                    state_event="close",
-                )
-            )
 
     def _tracked_issue(
         self,
@@ -334,19 +303,18 @@ class _Planner:
         """The create / update / close decision shared by drift issues and support-ops
         requests. Returns the web URL (or placeholder) of the open issue, if there is one."""
         found = self.index.issues.get((kind, key), [])
-        target: Target = "issue" if kind == "org" else "support-ops"
         if found:
-            self._close_duplicates(key, kind, found, out)
+            out.extend(close_duplicate_issues(key, kind, found))
         if not needed:
             if found:
-                out.append(self._close_issue(key, kind, found[0][0], found[0][1], org))
+                out.append(close_issue(key, kind, *found[0], org, self.combined.checked_on))
             self._clear_ack(kind, key)
             return None
-        fingerprints = tuple(item_fingerprint(i) for i in items)
+        want = Tracked(kind, key, org, drift, items, title)
         restore: tuple[str, ...] = ()
         ack = self.index.acks.get((kind, key))
         decided_before = ack is not None and ack.drift == drift
-        if not found and needed and not decided_before:
+        if not found and not decided_before:
             answered, unlisted = self._unlisted(kind, key, title)
             if not answered:
                 return placeholder(kind, key)
@@ -361,33 +329,9 @@ class _Planner:
                 if marker.follows is not None and project is not None
                 else None
             )
-            body = render_body(follows_url)
-            if marker.body == body_hash(body) and marker.drift == drift and not restore:
-                return issue.web_url
-            note = None
-            if marker.drift != drift and marker.drift:
-                note = change_note(marker.items, items, body_of(issue.description))
-            out.append(
-                Action(
-                    org=key_text(key),
-                    target=target,
-                    verb="update",
-                    summary=(
-                        f"update #{issue.iid}: the drift changed"
-                        if note
-                        else f"update #{issue.iid}: new description"
-                    )
-                    + (f" and put label {restore[0]} back" if restore else ""),
-                    iid=issue.iid,
-                    body=body,
-                    marker=Marker(kind, key, drift, items=fingerprints, follows=marker.follows),
-                    note=note,
-                    note_key=f"changed:{drift}" if note else None,
-                    search=str(key[1]),
-                    outside=outside_of(issue.description),
-                    add_labels=restore,
-                )
-            )
+            update = update_issue(want, issue, marker, render_body(follows_url), restore)
+            if update is not None:
+                out.append(update)
             return issue.web_url
         decided, previous = self._person_closed(kind, key, drift)
         if not decided:
@@ -395,34 +339,9 @@ class _Planner:
         if isinstance(previous, Ack):
             self._ack_ref(previous)
             return None
-        previous_url = previous.web_url if previous is not None else None
-        assignee = org.csm if kind == "org" else None
-        out.append(
-            Action(
-                org=key_text(key),
-                target=target,
-                verb="create",
-                summary=(
-                    f"create: {org.status.value}"
-                    + (f" ({len(items)} item{'s' if len(items) != 1 else ''})" if items else "")
-                    + (f", follows closed #{previous.iid}" if previous is not None else "")
-                ),
-                title=title,
-                body=render_body(previous_url),
-                marker=Marker(
-                    kind,
-                    key,
-                    drift,
-                    items=fingerprints,
-                    follows=previous.iid if previous is not None else None,
-                ),
-                assignee=assignee,
-                labels=self.labels,
-                confidential=self.settings.gitlab.confidential,
-                provides=placeholder(kind, key),
-                search=str(key[1]),
-            )
-        )
+        body = render_body(previous.web_url if previous is not None else None)
+        gitlab = self.settings.gitlab
+        out.append(create_issue(want, body, previous, self.labels, gitlab.confidential))
         return placeholder(kind, key)
 
     def _support_ops(self, key: OrgKey, org: OrgDrift, out: list[Action]) -> str | None:
@@ -495,17 +414,6 @@ class _Planner:
             self.issue_refs[key] = url
         return url
 
-    def _close_mr(
-        self,
-        key: OrgKey,
-        mr: TrackedMergeRequest,
-        marker: Marker | None,
-        reason: str,
-        why: str,
-        file: str | None = None,
-    ) -> Action:
-        return close_merge_request(key, mr, marker, reason, why, file)
-
     def _merge_request(
         self, key: OrgKey, org: OrgDrift, out: list[Action], issue_url: str | None
     ) -> None:
@@ -520,7 +428,9 @@ class _Planner:
             self._clear_ack("adopt", key)
             for mr, marker in found:
                 out.append(
-                    self._close_mr(key, mr, marker, "mr-resolved", "the drift is gone", org.file)
+                    close_merge_request(
+                        key, mr, marker, "mr-resolved", "the drift is gone", org.file
+                    )
                 )
             return
         assert spec is not None  # text was found through it
@@ -532,7 +442,7 @@ class _Planner:
             mr = found[0][0]
             for extra, extra_marker in found[1:]:
                 out.append(
-                    self._close_mr(
+                    close_merge_request(
                         key, extra, extra_marker, "mr-resolved", f"duplicate of !{mr.iid}"
                     )
                 )
