@@ -22,7 +22,7 @@ from checker.reconcile.markers import (
 from checker.reconcile.notes import change_note
 from checker.reconcile.placeholders import placeholder
 from checker.render import tracker
-from checker.tracker.types import TrackedIssue
+from checker.tracker.types import TrackedIssue, TrackedMergeRequest
 
 __all__ = ["Tracked", "close_duplicate_issues", "close_issue", "create_issue", "update_issue"]
 
@@ -122,7 +122,7 @@ def update_issue(
 def create_issue(
     want: Tracked,
     body: str,
-    previous: TrackedIssue | None,
+    previous: TrackedIssue | TrackedMergeRequest | None,
     labels: tuple[str, ...],
     confidential: bool,
 ) -> Action:

@@ -23,9 +23,8 @@ orchestrator answers them with one request each and plans again with the answers
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from checker.edit.adoptcheck import REFUSED, checked_adoption
 from checker.edit.orgwriter import Adoption, OrgWriteError
@@ -70,7 +69,7 @@ from checker.reconcile.reportset import CombinedReport
 from checker.reconcile.state import GitLabState, Index, PlanContext
 from checker.render import tracker
 from checker.settings import Settings
-from checker.tracker.types import TrackedIssue
+from checker.tracker.types import TrackedIssue, TrackedMergeRequest
 
 # --------------------------------------------------------------------------- keys & hashes
 
@@ -88,6 +87,29 @@ from checker.tracker.types import TrackedIssue
 
 
 # --------------------------------------------------------------------------- the planner
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """GitLab must be asked first: a lookup is pending (planned again once answered)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A person closed the org's thing while this same drift persisted: their decision stands."""
+
+    ack: Ack
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """Nobody accepted this drift; the newest closed thing of the org (to follow), if any."""
+
+    previous: TrackedIssue | TrackedMergeRequest | None
+
+
+#: what GitLab's history says about an org's closed issue or merge request
+PersonDecision = Pending | Accepted | Closed
 
 
 @dataclass
@@ -116,13 +138,13 @@ class _Planner:
 
     # -------------------------------------------------------------- shared pieces
 
-    def _history(self, kind: Kind, key: OrgKey) -> tuple[bool, Any]:
-        """(answered, newest closed thing with our marker or None)."""
+    def _history(self, kind: Kind, key: OrgKey | None) -> Pending | Closed:
+        """The newest closed thing with our marker (or none), or a pending lookup."""
         lookup = Lookup(kind, key)
         if lookup not in self.state.history:
             self.lookups.append(lookup)
-            return False, None
-        return True, self.state.history[lookup]
+            return Pending()
+        return Closed(self.state.history[lookup])
 
     def _unlisted(
         self, kind: Kind, key: OrgKey | None, title: str
@@ -146,16 +168,18 @@ class _Planner:
             return True, None
         return True, (found, Marker.parse(found.description) or Marker(kind, key))
 
-    def _person_closed(self, kind: Kind, key: OrgKey, drift: str) -> tuple[bool, Any]:
-        """Whether a person closed this org's ``kind`` thing while drift ``drift`` persisted:
-        (decided, previous closed thing). Undecided means a lookup is pending."""
+    def _person_closed(self, kind: Kind, key: OrgKey, drift: str) -> PersonDecision:
+        """Whether a person closed this org's ``kind`` thing while drift ``drift`` persisted
+        (:class:`Accepted`), or not (:class:`Closed`, with the thing to follow), or whether
+        GitLab must be asked first (:class:`Pending`)."""
         ack = self.index.acks.get((kind, key))
         if ack is not None and ack.drift == drift:
             self.acks.append(ack)
-            return True, ack
-        answered, previous = self._history(kind, key)
-        if not answered:
-            return False, None
+            return Accepted(ack)
+        history = self._history(kind, key)
+        if isinstance(history, Pending):
+            return history
+        previous = history.previous
         if previous is not None:
             marker = Marker.parse(previous.description)
             # The drift that person accepted went away since: its return is news, not the
@@ -163,8 +187,8 @@ class _Planner:
             cleared = ack is not None and ack.drift == RESOLVED and ack.iid == previous.iid
             if marker is not None and marker.drift == drift and not cleared:
                 self.acks.append(Ack(kind, key, drift, previous.iid))
-                return True, Ack(kind, key, drift, previous.iid)
-        return True, previous
+                return Accepted(Ack(kind, key, drift, previous.iid))
+        return history
 
     def _org_links(self, org: OrgDrift) -> tuple[str, str]:
         instance = self.settings.instances.get(org.instance)
@@ -246,8 +270,8 @@ class _Planner:
         if ack is not None:
             self.acks.append(replace(ack, drift=RESOLVED))
 
-    def _ack_ref(self, ack: Ack | Any) -> None:
-        if not isinstance(ack, Ack) or ack.drift == RESOLVED:
+    def _ack_ref(self, ack: Ack) -> None:
+        if ack.drift == RESOLVED:
             return
         base = self.state.project.web_url
         if ack.kind == "org":
@@ -297,7 +321,7 @@ class _Planner:
         drift: str,
         items: Sequence[DriftItem],
         title: str,
-        render_body: Any,
+        render_body: Callable[[str | None], str],
         out: list[Action],
     ) -> str | None:
         """The create / update / close decision shared by drift issues and support-ops
@@ -333,16 +357,17 @@ class _Planner:
             if update is not None:
                 out.append(update)
             return issue.web_url
-        decided, previous = self._person_closed(kind, key, drift)
-        if not decided:
-            return placeholder(kind, key)
-        if isinstance(previous, Ack):
-            self._ack_ref(previous)
-            return None
-        body = render_body(previous.web_url if previous is not None else None)
-        gitlab = self.settings.gitlab
-        out.append(create_issue(want, body, previous, self.labels, gitlab.confidential))
-        return placeholder(kind, key)
+        match self._person_closed(kind, key, drift):
+            case Pending():
+                return placeholder(kind, key)
+            case Accepted(ack):
+                self._ack_ref(ack)
+                return None
+            case Closed(previous):
+                body = render_body(previous.web_url if previous is not None else None)
+                gitlab = self.settings.gitlab
+                out.append(create_issue(want, body, previous, self.labels, gitlab.confidential))
+                return placeholder(kind, key)
 
     def _support_ops(self, key: OrgKey, org: OrgDrift, out: list[Action]) -> str | None:
         if self.state.ops_project is None:
@@ -451,15 +476,14 @@ class _Planner:
             if update is not None:
                 out.append(update)
             return
-        decided, previous = self._person_closed("adopt", key, change.marker.drift)
-        if not decided:
-            self.mr_refs[key] = placeholder("adopt", key)
-            return
-        if isinstance(previous, Ack):
-            self._ack_ref(previous)
-            return
-        self.mr_refs[key] = placeholder("adopt", key)
-        out.append(create_merge_request(change, self.labels))
+        match self._person_closed("adopt", key, change.marker.drift):
+            case Pending():
+                self.mr_refs[key] = placeholder("adopt", key)
+            case Accepted(ack):
+                self._ack_ref(ack)
+            case Closed():
+                self.mr_refs[key] = placeholder("adopt", key)
+                out.append(create_merge_request(change, self.labels))
 
     # -------------------------------------------------------------- dashboard
 
@@ -486,20 +510,13 @@ class _Planner:
                 restore = tuple(lb for lb in self.labels[:1] if lb not in unlisted[0].labels)
         if current is not None:
             return update_dashboard(current, body, summary, marker, restore), None
-        answered, previous = self._history_dashboard()
-        if not answered:
-            return None, None
-        if previous is not None:
-            return reopen_dashboard(previous, body, summary, marker), None
+        match self._history("dashboard", None):
+            case Pending():
+                return None, None
+            case Closed(TrackedIssue() as previous):
+                return reopen_dashboard(previous, body, summary, marker), None
         new = NewDashboard(title, self.labels, self.settings.gitlab.confidential)
         return create_dashboard(new, body, summary, marker), None
-
-    def _history_dashboard(self) -> tuple[bool, Any]:
-        lookup = Lookup("dashboard")
-        if lookup not in self.state.history:
-            self.lookups.append(lookup)
-            return False, None
-        return True, self.state.history[lookup]
 
 
 def _day(text: str) -> dt.date:
