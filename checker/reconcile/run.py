@@ -33,10 +33,9 @@ from checker.reconcile.execute import (
     Writer,
     execute,
 )
+from checker.reconcile.history import answer, read_state
 from checker.reconcile.lock import STALE_AFTER, LockBusy, ReconcileLock
 from checker.reconcile.markers import (
-    Marker,
-    branch_for,
     key_text,
 )
 from checker.reconcile.plan import make_plan
@@ -49,8 +48,6 @@ from checker.tracker.gitlab import GitLabConfig, GitLabProject, connect
 from checker.tracker.port import GitLabPort
 from checker.tracker.types import (
     GitLabError,
-    TrackedIssue,
-    TrackedMergeRequest,
 )
 
 __all__ = [
@@ -177,85 +174,6 @@ def _repository_root(config_dir: Path, env: Mapping[str, str]) -> Path:
     return config_dir.parent
 
 
-def _read_state(settings: Settings, project: GitLabPort, ops: GitLabPort | None) -> GitLabState:
-    label = settings.gitlab.labels[0]
-    info = project.info()
-    ops_info = ops.info() if ops is not None else None
-    same = ops_info is not None and ops_info.id == info.id
-    return GitLabState(
-        project=info,
-        issues=tuple(project.open_issues(label)),
-        merge_requests=tuple(project.open_merge_requests(label)),
-        ops_project=ops_info,
-        ops_issues=tuple(ops.open_issues(label)) if ops is not None and not same else (),
-    )
-
-
-def _newest_with_marker(
-    items: Sequence[TrackedIssue] | Sequence[TrackedMergeRequest], lookup: Lookup
-) -> TrackedIssue | TrackedMergeRequest | None:
-    best: TrackedIssue | TrackedMergeRequest | None = None
-    for item in items:
-        marker = Marker.parse(item.description)
-        if marker is None or marker.kind != lookup.kind or marker.org != lookup.org:
-            continue
-        if best is None or item.iid > best.iid:
-            best = item
-    return best
-
-
-def _answer(
-    lookups: Sequence[Lookup],
-    settings: Settings,
-    project: GitLabPort,
-    ops: GitLabPort | None,
-) -> dict[Lookup, TrackedIssue | TrackedMergeRequest | None]:
-    """Answer the planner's questions with as few requests as possible: one listing of closed
-    things when it is shorter than one search per question."""
-    label = settings.gitlab.labels[0]
-    answers: dict[Lookup, TrackedIssue | TrackedMergeRequest | None] = {}
-    groups: dict[str, list[Lookup]] = {}
-    for lookup in lookups:
-        if lookup.opened:
-            port = ops if lookup.kind == "ops" and ops is not None else project
-            answers[lookup] = _find_unlisted(port, lookup, settings)
-            continue
-        groups.setdefault("mr" if lookup.kind == "adopt" else lookup.kind, []).append(lookup)
-    for group, wanted in groups.items():
-        port = ops if group == "ops" and ops is not None else project
-        listed: Sequence[TrackedIssue] | Sequence[TrackedMergeRequest] | None
-        if group == "mr":
-            listed = port.closed_merge_requests(label, max_pages=len(wanted))
-        else:
-            listed = port.closed_issues(label, max_pages=len(wanted))
-        for lookup in wanted:
-            if listed is not None:
-                answers[lookup] = _newest_with_marker(listed, lookup)
-            elif lookup.kind == "adopt":
-                assert lookup.org is not None
-                found = port.merge_requests_for_branch(branch_for(lookup.org), state="closed")
-                answers[lookup] = _newest_with_marker(found, lookup)
-            else:
-                text = settings.gitlab.dashboard_title if lookup.org is None else str(lookup.org[1])
-                found_issues = port.search_issues(text, label=label, state="closed")
-                answers[lookup] = _newest_with_marker(found_issues, lookup)
-    return answers
-
-
-def _find_unlisted(port: GitLabPort, lookup: Lookup, settings: Settings) -> TrackedIssue | None:
-    """An open issue the labelled listing missed (a person removed the label or the marker):
-    one search, without the label, confirmed by the marker or else by the exact title."""
-    text = settings.gitlab.dashboard_title if lookup.org is None else str(lookup.org[1])
-    by_title: TrackedIssue | None = None
-    for issue in port.search_issues(text, label=None, state="opened"):
-        marker = Marker.parse(issue.description)
-        if marker is not None and (marker.kind, marker.org) == (lookup.kind, lookup.org):
-            return issue
-        if marker is None and lookup.title and issue.title == lookup.title:
-            by_title = by_title or issue
-    return by_title
-
-
 def _print_plan(plan: Plan, out: Callable[[str], None], unchanged: int) -> None:
     for org_plan in plan.orgs:
         out(f"{org_plan.org}{' ' + org_plan.name if org_plan.name else ''}")
@@ -299,7 +217,7 @@ class _Run:
 
     def plan(self, known: Mapping[Lookup, Any] | None = None) -> tuple[GitLabState, Plan]:
         """Read GitLab, answer the planner's lookups, and plan."""
-        state = _read_state(self.settings, self.gitlab, self.ops)
+        state = read_state(self.settings, self.gitlab, self.ops)
         if known:
             # Answers about closed and unlabelled issues stay true while we waited: anything
             # another run created carries the label and is in the fresh listings.
@@ -315,7 +233,7 @@ class _Run:
         for _round in range(3):  # one round answers all in practice; the rest is a safety net
             if not plan.lookups:
                 break
-            answers = _answer(plan.lookups, self.settings, self.gitlab, self.ops)
+            answers = answer(plan.lookups, self.settings, self.gitlab, self.ops)
             state = replace(state, history={**state.history, **answers})
             plan = make_plan(ctx, self.combined, self.specs, state)
         return state, plan
