@@ -24,7 +24,14 @@ from checker.reconcile.placeholders import placeholder
 from checker.render import tracker
 from checker.tracker.types import TrackedIssue, TrackedMergeRequest
 
-__all__ = ["Tracked", "close_duplicate_issues", "close_issue", "create_issue", "update_issue"]
+__all__ = [
+    "Tracked",
+    "close_duplicate_issues",
+    "close_issue",
+    "close_removed_issue",
+    "create_issue",
+    "update_issue",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,24 @@ def close_issue(
         outside=outside_of(issue.description),
         marker=replace(marker, drift=RESOLVED),
         state_event="close",
+    )
+
+
+def close_removed_issue(key: OrgKey, kind: Kind, issue: TrackedIssue, marker: Marker) -> Action:
+    """The org file was removed (and the reports are complete): close with a note."""
+    return Action(
+        org=key_text(key),
+        target="issue" if kind == "org" else "support-ops",
+        verb="close",
+        summary=f"close #{issue.iid}: the org file was removed",
+        iid=issue.iid,
+        note=tracker.note("removed"),
+        note_key=f"removed:{marker.drift}",
+        body=body_of(issue.description),
+        outside=outside_of(issue.description),
+        marker=replace(marker, drift=RESOLVED),
+        state_event="close",
+        search=str(key[1]),
     )
 
 

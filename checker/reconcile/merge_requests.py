@@ -3,10 +3,13 @@ org file) and the one action it needs, decided by small pure functions."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from checker.edit.orgwriter import Adoption
-from checker.models import OrgDrift
+from checker.edit.adoptcheck import REFUSED, checked_adoption
+from checker.edit.orgwriter import Adoption, OrgWriteError
+from checker.models import InfoItem, OrgDrift, OrgSpec, OrgStatus
 from checker.reconcile.actions import Action
 from checker.reconcile.markers import (
     RESOLVED,
@@ -23,9 +26,16 @@ from checker.reconcile.markers import (
 )
 from checker.reconcile.placeholders import placeholder
 from checker.render import inert, tracker
+from checker.settings import Settings
 from checker.tracker.types import TrackedMergeRequest
 
-__all__ = ["Adopt", "close_merge_request", "create_merge_request", "update_merge_request"]
+__all__ = [
+    "Adopt",
+    "check_adoption",
+    "close_merge_request",
+    "create_merge_request",
+    "update_merge_request",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,44 @@ class Adopt:
             f"({inert.plain(self.org.name, limit=80)})\n\n"
             + "\n".join(f"- {i.field}: {i.kind.value}" for i in self.adoption.applied)
         )
+
+
+def check_adoption(
+    org: OrgDrift,
+    spec: OrgSpec,
+    text: str,
+    settings: Settings,
+    others: Sequence[OrgSpec],
+    today: dt.date,
+) -> tuple[OrgDrift, Adoption | str | None]:
+    """Adopt the Zendesk-owned items as far as the file stays valid (``checker validate``
+    with the same settings, across files): the org (items that would make the file invalid
+    become repo-owned drift, with the reason) and the adoption (or why the file cannot be
+    edited; None when there is nothing to adopt)."""
+    items = tracker.zendesk_owned(org)
+    if org.status is not OrgStatus.DRIFTED or not items:
+        return org, None
+    try:
+        checked = checked_adoption(
+            text, items, path=spec.path, settings=settings, others=list(others), today=today
+        )
+    except OrgWriteError as e:
+        return org, str(e)
+    if not checked.refused:
+        return org, checked.adoption
+    refused = {id(item): why for item, why in checked.refused}
+    org = replace(
+        org,
+        items=tuple(replace(i, truth="repo") if id(i) in refused else i for i in org.items),
+        info=(
+            *org.info,
+            *(
+                InfoItem(item.field, item.expected, item.actual, f"{REFUSED}: {why}")
+                for item, why in checked.refused
+            ),
+        ),
+    )
+    return org, checked.adoption
 
 
 def close_merge_request(

@@ -26,9 +26,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from checker.edit.adoptcheck import REFUSED, checked_adoption
-from checker.edit.orgwriter import Adoption, OrgWriteError
-from checker.models import DriftItem, InfoItem, OrgDrift, OrgSpec, OrgStatus
+from checker.edit.orgwriter import Adoption
+from checker.models import DriftItem, OrgDrift, OrgSpec, OrgStatus
 from checker.reconcile.actions import Action, Lookup, OrgPlan, Plan
 from checker.reconcile.dashboard import (
     NewDashboard,
@@ -43,6 +42,7 @@ from checker.reconcile.issues import (
     Tracked,
     close_duplicate_issues,
     close_issue,
+    close_removed_issue,
     create_issue,
     update_issue,
 )
@@ -52,14 +52,13 @@ from checker.reconcile.markers import (
     Kind,
     Marker,
     OrgKey,
-    body_of,
     branch_for,
     drift_hash,
     key_text,
-    outside_of,
 )
 from checker.reconcile.merge_requests import (
     Adopt,
+    check_adoption,
     close_merge_request,
     create_merge_request,
     update_merge_request,
@@ -219,38 +218,16 @@ class _Planner:
         with the same settings, across files). Items that would make it invalid stay on the
         org's issue as repo-owned drift, with the reason."""
         spec = self.specs.get(key)
-        items = tracker.zendesk_owned(org)
         # The file is found from the org key in the current specs, never from the report.
         text = self.ctx.files.get(spec.path) if spec is not None else None
-        if spec is None or text is None or org.status is not OrgStatus.DRIFTED or not items:
+        if spec is None or text is None:
             return org
-        try:
-            checked = checked_adoption(
-                text,
-                items,
-                path=spec.path,
-                settings=self.settings,
-                others=list(self.specs.values()),
-                today=_day(self.combined.checked_on),
-            )
-        except OrgWriteError as e:
-            self.adoptions[key] = str(e)
-            return org
-        self.adoptions[key] = checked.adoption
-        if not checked.refused:
-            return org
-        refused = {id(item): why for item, why in checked.refused}
-        return replace(
-            org,
-            items=tuple(replace(i, truth="repo") if id(i) in refused else i for i in org.items),
-            info=(
-                *org.info,
-                *(
-                    InfoItem(item.field, item.expected, item.actual, f"{REFUSED}: {why}")
-                    for item, why in checked.refused
-                ),
-            ),
-        )
+        others = list(self.specs.values())
+        today = _day(self.combined.checked_on)
+        org, adoption = check_adoption(org, spec, text, self.settings, others, today)
+        if adoption is not None:
+            self.adoptions[key] = adoption
+        return org
 
     def _remember_refs(self, key: OrgKey) -> None:
         for issue, _ in self.index.issues.get(("org", key), [])[:1]:
@@ -287,24 +264,11 @@ class _Planner:
             return None
         actions: list[Action] = []
         org = key_text(key)
-        for kind, target in (("ops", "support-ops"), ("org", "issue")):
-            for issue, marker in self.index.issues.get((kind, key), []):
-                actions.append(
-                    Action(
-                        org=org,
-                        target=target,  # type: ignore[arg-type]
-                        verb="close",
-                        summary=f"close #{issue.iid}: the org file was removed",
-                        iid=issue.iid,
-                        note=tracker.note("removed"),
-                        note_key=f"removed:{marker.drift}",
-                        body=body_of(issue.description),
-                        outside=outside_of(issue.description),
-                        marker=replace(marker, drift=RESOLVED),
-                        state_event="close",
-                        search=str(key[1]),
-                    )
-                )
+        for kind in ("ops", "org"):
+            actions.extend(
+                close_removed_issue(key, kind, issue, marker)
+                for issue, marker in self.index.issues.get((kind, key), [])
+            )
         for mr, mr_marker in self.index.mrs.get(key, []):
             actions.append(
                 close_merge_request(key, mr, mr_marker, "mr-removed", "the org file was removed")
