@@ -220,6 +220,9 @@ class GitLabWriter:
     def _merge_request(
         self, port: GitLabPort, action: Action, description: str | None
     ) -> str | None:
+        """Close, update or create an adopt merge request with its branch. Over 60 lines on
+        purpose: the order of branch, commit and merge request steps is what makes a rerun
+        after any failed step safe, and it reads best in one place."""
         assert action.branch is not None
         if action.verb == "close":
             assert action.iid is not None

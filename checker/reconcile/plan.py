@@ -18,6 +18,12 @@ needs an issue and has none open: was one closed by a person while the same drif
 orchestrator answers them with one request each and plans again with the answers in
 :attr:`GitLabState.history`. Answers it already has are cached in the dashboard's marker
 (``acks``), so a person's decision costs one lookup once, not one every run.
+
+Each action is decided by a small pure function (:mod:`.issues`, :mod:`.merge_requests`,
+:mod:`.dashboard`); this module walks the orgs and keeps what the walk learns along the way (the
+lookups still to ask, people's decisions to remember, each org's references for the dashboard).
+Over 400 lines for that reason: the walk is one piece, and splitting it would scatter those
+accumulators over several modules.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Filters: ``inline`` (table-safe code span or plain words), ``cell`` (``inline`` 
 None as *(none)*), ``text`` (``inline`` outside tables), ``block`` (verbatim, multi-line),
 ``url`` (http(s) only, percent-encoded), ``handle`` (a username, never a mention), ``ours``
 (text this module composed itself from inert pieces).
+
+Over 400 lines on purpose: the guarded environment and every text that goes to GitLab stay
+together, so that no text can be rendered outside the guard.
 """
 
 from __future__ import annotations
