@@ -26,7 +26,7 @@ from checker.live.zendesk import (
     credentials_from_env,
 )
 from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
-from checker.reportset import fingerprint
+from checker.reconcile.reportset import fingerprint
 from checker.settings import Settings
 from checker.snapshot import LiveState
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from checker import interrupt, preview
+from checker import interrupt
 from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgStatus
 from checker.orgfile import check_org_file
 from checker.render import drift_markdown, drift_text
@@ -31,6 +31,7 @@ from checker.settings import Settings, display_path, load_settings
 from checker.snapshot import SnapshotError
 from checker.snapshot import from_json as snapshot_from_json
 from checker.snapshot import to_json as snapshot_to_json
+from checker.usecases import mr_preview as preview
 from checker.validate import Validation, validate
 
 if TYPE_CHECKING:
@@ -682,10 +683,10 @@ def reconcile_cmd(
     refused token, 4 when some GitLab action failed (the rest was still done), when another
     run held the lock, or (without --report) when some org could not be checked.
     """
-    from checker import reconcile
     from checker.checking import check_credentials, run_drift, run_limits
-    from checker.gitlab import GitLabAuthError, GitLabError
     from checker.live.zendesk import CredentialsMissing, CredentialsRefused
+    from checker.reconcile import run as reconcile
+    from checker.tracker.types import GitLabAuthError, GitLabError
 
     validation, settings = _validated(config_dir)
     missing = [f"set {', '.join(m)}" for m in [_missing_gitlab(os.environ)] if m]
@@ -914,9 +915,9 @@ def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
     The note is found again by a hidden marker and edited in place, never repeated.
     Exit 0 when written, 2 for missing GitLab settings, 4 when GitLab failed.
     """
-    from checker import reconcile
-    from checker.gitlab import GitLabAuthError, GitLabConfigError, GitLabError
-    from checker.preview import upsert_preview_note
+    from checker.reconcile import run as reconcile
+    from checker.tracker.types import GitLabAuthError, GitLabConfigError, GitLabError
+    from checker.usecases.mr_preview import upsert_preview_note
 
     settings, problems = load_settings(config_dir)
     if settings is None:
@@ -1051,9 +1052,9 @@ def retire_cmd(config_dir: Path, dry_run: bool) -> None:
     and their history stay. Exit 0 when done, 1 for invalid settings, 2 for missing GitLab
     settings, 4 when something could not be closed (run it again).
     """
-    from checker import reconcile
-    from checker.gitlab import GitLabAuthError, GitLabError
-    from checker.retire import run_retire
+    from checker.reconcile import run as reconcile
+    from checker.reconcile.retire import run_retire
+    from checker.tracker.types import GitLabAuthError, GitLabError
 
     settings, problems = load_settings(config_dir)
     if settings is None:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from checker import reportset
 from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
-from checker.plan import OrgKey, item_fingerprint, parse_key
+from checker.reconcile import reportset
+from checker.reconcile.markers import OrgKey, item_fingerprint, parse_key
 
 #: statuses that count as "not in sync" for "drifting since"
 _DRIFTING = (OrgStatus.DRIFTED, OrgStatus.MISSING)

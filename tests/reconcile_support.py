@@ -9,11 +9,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from checker.gitlab import GitLabConfig, GitLabProject, connect
 from checker.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgSpec, OrgStatus
-from checker.reconcile import ReconcileOutcome, run_reconcile
-from checker.reportset import fingerprint
+from checker.reconcile.reportset import fingerprint
+from checker.reconcile.run import ReconcileOutcome, run_reconcile
 from checker.settings import Settings, load_settings
+from checker.tracker.gitlab import GitLabConfig, GitLabProject, connect
 from checker.validate import validate
 from tests.fakes.gitlab_server import FakeGitLab
 

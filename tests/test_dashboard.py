@@ -10,19 +10,15 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from checker.gitlab import ProjectInfo, TrackedIssue
 from checker.models import DriftItem, DriftKind, OrgSpec, OrgStatus
-from checker.plan import (
-    PLACEHOLDER_RE,
-    CombinedReport,
-    GitLabState,
-    Marker,
-    Plan,
-    PlanContext,
-    make_plan,
-    with_marker,
-)
+from checker.reconcile.actions import Plan
+from checker.reconcile.markers import Marker, with_marker
+from checker.reconcile.placeholders import PLACEHOLDER_RE
+from checker.reconcile.plan import make_plan
+from checker.reconcile.reportset import CombinedReport
+from checker.reconcile.state import GitLabState, PlanContext
 from checker.render import tracker
+from checker.tracker.types import ProjectInfo, TrackedIssue
 from tests.reconcile_support import load, org_drift, write_org
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from checker.first_run import CONFIRM_VARIABLE, PENDING
 from checker.models import DriftReport, OrgStatus
-from checker.reconcile import ReconcileOutcome, run_reconcile
+from checker.reconcile.first_run import CONFIRM_VARIABLE, PENDING
+from checker.reconcile.run import ReconcileOutcome, run_reconcile
 from checker.report import to_json
 from checker.settings import Settings
 from tests.cli_support import run as run_cli

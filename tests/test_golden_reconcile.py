@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from checker.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgStatus
-from checker.plan import _change_note
+from checker.reconcile.notes import change_note as _change_note
 from checker.render import tracker
 from checker.render.inert import inline
 
@@ -120,7 +120,7 @@ def test_support_ops_issue_body() -> None:
 def test_note() -> None:
     from dataclasses import replace
 
-    from checker.plan import item_fingerprint
+    from checker.reconcile.markers import item_fingerprint
 
     earlier = (
         replace(ITEMS[0], actual=99),

@@ -30,21 +30,15 @@ from typing import Any
 import pytest
 
 from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
-from checker.plan import (
-    GitLabState,
-    Marker,
-    PlanContext,
-    _change_note,
-    _ref_cell,
-    combine,
-    files_needed,
-    item_fingerprint,
-    make_plan,
-    with_marker,
-)
-from checker.preview import MARKER as PREVIEW_MARKER
-from checker.preview import upsert_preview_note
+from checker.reconcile.dashboard import ref_cell as _ref_cell
+from checker.reconcile.markers import Marker, item_fingerprint, with_marker
+from checker.reconcile.notes import change_note as _change_note
+from checker.reconcile.plan import make_plan
+from checker.reconcile.reportset import combine
+from checker.reconcile.state import GitLabState, PlanContext, files_needed
 from checker.render import drift_markdown, inert, tracker
+from checker.usecases.mr_preview import MARKER as PREVIEW_MARKER
+from checker.usecases.mr_preview import upsert_preview_note
 from tests.test_inert import HOSTILE, code_spans
 
 # --------------------------------------------------------------------------- the corpus
@@ -562,7 +556,7 @@ def test_bypass_closing_pattern_in_the_adoption_commit_message(config_dir: Path)
         p: (config_dir / "orgs" / "acme.yaml").read_text("utf-8")
         for p in files_needed(combined, [spec])
     }
-    from checker.gitlab import ProjectInfo
+    from checker.tracker.types import ProjectInfo
 
     project = ProjectInfo(
         7, "support/zendesk-orgs", "https://gitlab.example/support/zendesk-orgs", "main"

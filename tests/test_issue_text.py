@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from checker.models import DriftItem, DriftKind
-from checker.plan import _change_note, item_fingerprint
+from checker.reconcile.markers import item_fingerprint
+from checker.reconcile.notes import change_note as _change_note
 from checker.render import tracker
 
 from .render_samples import BLUEPEAK, BLUEPEAK_ITEMS

@@ -6,8 +6,8 @@ import difflib
 
 import pytest
 
+from checker.edit.orgwriter import OrgWriteError, adopt
 from checker.models import DriftItem, DriftKind
-from checker.orgwriter import OrgWriteError, adopt
 
 COMMENTED = """\
 # yaml-language-server: $schema=../../schemas/org.schema.json

@@ -6,20 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from checker.gitlab import ProjectInfo, TrackedIssue
 from checker.models import OrgStatus
-from checker.plan import (
-    Ack,
-    GitLabState,
-    Lookup,
-    Marker,
-    PlanContext,
-    ReportSetError,
-    combine,
-    make_plan,
-    with_marker,
-)
+from checker.reconcile.actions import Lookup
+from checker.reconcile.markers import Ack, Marker, with_marker
+from checker.reconcile.plan import make_plan
+from checker.reconcile.reportset import ReportSetError, combine
+from checker.reconcile.state import GitLabState, PlanContext
 from checker.render import tracker
+from checker.tracker.types import ProjectInfo, TrackedIssue
 from tests.reconcile_support import am_id, load, org_drift, report, write_org
 
 PROJECT = ProjectInfo(

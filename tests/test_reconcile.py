@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from checker.gitlab import GitLabAuthError, GitLabConfig, GitLabConfigError
 from checker.models import DriftItem, DriftKind, DriftReport, OrgSpec, OrgStatus
-from checker.plan import Marker
-from checker.reconcile import ReconcileInputError, connect_from_env, load_reports
+from checker.reconcile.markers import Marker
+from checker.reconcile.run import ReconcileInputError, connect_from_env, load_reports
 from checker.report import to_json
+from checker.tracker.gitlab import GitLabConfig
+from checker.tracker.types import GitLabAuthError, GitLabConfigError
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (
     Runner,

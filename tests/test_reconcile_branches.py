@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.preview import MARKER as PREVIEW_MARKER
-from checker.preview import upsert_preview_note
+from checker.usecases.mr_preview import MARKER as PREVIEW_MARKER
+from checker.usecases.mr_preview import upsert_preview_note
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (
     Runner,

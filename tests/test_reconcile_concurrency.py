@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from checker.lock import LOCK_BRANCH, LOCK_FILE
 from checker.models import OrgStatus
-from checker.plan import Marker
+from checker.reconcile.lock import LOCK_BRANCH, LOCK_FILE
+from checker.reconcile.markers import Marker
 from checker.report import to_json
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (
@@ -167,7 +167,7 @@ def test_a_run_with_nothing_to_do_takes_no_lock(run: Runner) -> None:
 def test_the_holder_refreshes_its_lock_and_stops_when_it_was_taken_over(
     server: FakeGitLab,
 ) -> None:
-    from checker.lock import REFRESH_AFTER, LockLost, ReconcileLock
+    from checker.reconcile.lock import REFRESH_AFTER, LockLost, ReconcileLock
     from tests.reconcile_support import port_for
 
     ticks = [0.0]

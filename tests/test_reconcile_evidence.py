@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from checker.models import DriftReport, OrgSpec, OrgStatus
-from checker.reconcile import ReconcileInputError, load_reports
+from checker.reconcile.reportset import ReportSetError, check_against, combine, settings_hash
+from checker.reconcile.run import ReconcileInputError, load_reports
 from checker.report import to_dict
-from checker.reportset import ReportSetError, check_against, combine, settings_hash
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (
     Runner,

@@ -29,8 +29,8 @@ import gitlab.utils
 import pytest
 
 from checker.models import DriftReport, OrgSpec, OrgStatus
-from checker.plan import Marker
-from checker.reconcile import ReconcileOutcome
+from checker.reconcile.markers import Marker
+from checker.reconcile.run import ReconcileOutcome
 from checker.settings import Settings
 from tests.conftest import SETTINGS
 from tests.fakes.gitlab_server import FakeGitLab

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from checker.checking import check_credentials, run_drift
 from checker.models import OrgStatus
-from checker.reconcile import run_reconcile
+from checker.reconcile.run import run_reconcile
 from checker.validate import validate
 from tests.cli_support import EMAIL, GOV_TOKEN, TOKEN
 from tests.fakes.gitlab_server import FakeGitLab

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from checker.models import OrgSpec, OrgStatus
-from checker.plan import Marker
-from checker.section import END_LINE
+from checker.reconcile.markers import Marker
+from checker.reconcile.section import END_LINE
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (
     Runner,

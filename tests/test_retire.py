@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from checker.first_run import PENDING
 from checker.models import OrgStatus
-from checker.reconcile import run_reconcile
-from checker.retire import NOTE, run_retire
+from checker.reconcile.first_run import PENDING
+from checker.reconcile.retire import NOTE, run_retire
+from checker.reconcile.run import run_reconcile
 from tests.cli_support import run as run_cli
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import requests
 
-from checker import gitlab as gl
 from checker.drift import build_report, compare
 from checker.live.pacing import Pacer, rate_headers
 from checker.live.transport import rebase
 from checker.live.zendesk import Credentials, ZendeskReader
 from checker.models import Contact, DriftKind, LiveContact, LiveOrg, OrgSpec, Suppression
 from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
+from checker.tracker import gitlab as gl
 from tests.fakes.fault_proxy import FaultProxy, Recorder
 from tests.fakes.gitlab_server import DEFAULT_TOKEN, FakeGitLab
 from tests.fakes.zendesk_server import FakeZendesk

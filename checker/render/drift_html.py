@@ -35,7 +35,7 @@ from markupsafe import Markup
 
 from checker.fleet import Fleet, RunPoint, Tracked
 from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
-from checker.plan import OrgKey
+from checker.reconcile.markers import OrgKey
 from checker.render import inert
 from checker.report import summary
 from checker.settings import Settings

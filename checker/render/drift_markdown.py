@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import jinja2
 
 from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus
-from checker.preview import Baseline, resolved, split
 from checker.render import inert
 from checker.render.drift_text import TYPO_WORD, kind_word
 from checker.render.presentation import TypoPair, is_text_item, present, text_diff
 from checker.report import summary
+from checker.usecases.mr_preview import Baseline, resolved, split
 
 STATUS_BADGE = {
     OrgStatus.IN_SYNC: "in sync",

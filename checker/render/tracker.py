@@ -10,6 +10,9 @@ Filters: ``inline`` (table-safe code span or plain words), ``cell`` (``inline`` 
 None as *(none)*), ``text`` (``inline`` outside tables), ``block`` (verbatim, multi-line),
 ``url`` (http(s) only, percent-encoded), ``handle`` (a username, never a mention), ``ours``
 (text this module composed itself from inert pieces).
+
+Over 400 lines on purpose: the guarded environment and every text that goes to GitLab stay
+together, so that no text can be rendered outside the guard.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from urllib.parse import quote
 import jinja2
 
 from checker.models import DriftItem, DriftKind, OrgDrift, OrgStatus, Scalar
+from checker.reconcile.placeholders import PLACEHOLDER_RE
 from checker.render import inert
 from checker.render.presentation import (
     TypoPair,
@@ -69,10 +73,6 @@ def _cell(value: object) -> Inert:
 
 def _text(value: object) -> Inert:
     return Inert("*(none)*") if value is None else Inert(inert.inline(value, table=False))
-
-
-#: stands for the web URL of something created earlier in the same run (see checker.plan)
-PLACEHOLDER_RE = re.compile(r"\x00pending:[a-z]+:[^\x00]*\x00")
 
 
 def _url(value: object) -> Inert:

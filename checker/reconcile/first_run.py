@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from checker.plan import Action, GitLabState, Marker, Plan, body_hash
+from checker.reconcile.actions import Action, Plan
+from checker.reconcile.markers import Marker, body_hash
+from checker.reconcile.state import GitLabState
 from checker.render import tracker
 
 __all__ = ["CONFIRM_VARIABLE", "PENDING", "FirstRun", "confirmed", "hold", "is_first_run"]

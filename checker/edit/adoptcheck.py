@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checker.drift import salesforce_key
+from checker.edit.orgwriter import Adoption, OrgWriteError, adopt
 from checker.models import DriftItem, OrgSpec
 from checker.orgfile import check_loaded
-from checker.orgwriter import Adoption, OrgWriteError, adopt
 from checker.settings import Settings
 from checker.yamlload import YamlLoadError, load_yaml
 

@@ -277,7 +277,8 @@ def check_against(
     Refuses (:class:`ReportSetError`) a report made with other settings, and an org whose
     ``file`` lies outside ``config/orgs/`` or is not the file that declares that org now.
     Returns ``combined`` with :attr:`CombinedReport.stale` set: orgs whose file changed since
-    the report (or is gone), which are turned into could-not-be-checked orgs."""
+    the report (or is gone), which are turned into could-not-be-checked orgs. A few lines over
+    60: each check is one refusal with its own message, in the order they are reported."""
     label = list(names) if names is not None else [f"report {n + 1}" for n in range(len(reports))]
     current = settings_hash(settings)
     for name, r in zip(label, reports, strict=True):

@@ -3,11 +3,16 @@
 It reads and writes issues, notes, merge requests, branches and commits of one project (and, for
 support-ops requests, of a second one), hands back frozen dataclasses, and turns every vendor
 error into one of ours (:class:`GitLabError` and its kinds). It holds no policy: what to create,
-update or close is decided in :mod:`checker.plan` and carried out by :mod:`checker.reconcile`.
+update or close is decided in :mod:`checker.reconcile.plan` and carried out by
+:mod:`checker.reconcile.execute`. Its values and errors are in :mod:`checker.tracker.types`, the
+port it implements in :mod:`checker.tracker.port`.
 
 Secrets: the access token lives only inside the python-gitlab client. Every message this module
 formats passes through :meth:`GitLabProject.scrub`, so the token cannot leak into output, logs,
 reports or exception text even if the server or a library echoes it back.
+
+Over 400 lines on purpose: one short method per port operation, each translating vendor errors in
+the same place (:meth:`GitLabProject._errors`); splitting the class would scatter that.
 """
 
 from __future__ import annotations
@@ -15,171 +20,39 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import gitlab
 import gitlab.exceptions as gle
 import requests
 
 from checker.live.transport import DeadlineAdapter
+from checker.tracker.types import (
+    CommitInfo,
+    FileChange,
+    GitLabAuthError,
+    GitLabConfigError,
+    GitLabNotFound,
+    GitLabRejected,
+    GitLabUnavailable,
+    IssueState,
+    MergeRequestState,
+    NewIssue,
+    NewMergeRequest,
+    Noteable,
+    ProjectInfo,
+    TrackedIssue,
+    TrackedMergeRequest,
+    TrackedNote,
+)
 
-__all__ = [
-    "CommitInfo",
-    "FileChange",
-    "GitLabAuthError",
-    "GitLabConfig",
-    "GitLabConfigError",
-    "GitLabError",
-    "GitLabNotFound",
-    "GitLabPort",
-    "GitLabProject",
-    "GitLabRejected",
-    "GitLabUnavailable",
-    "NewIssue",
-    "NewMergeRequest",
-    "ProjectInfo",
-    "TrackedIssue",
-    "TrackedMergeRequest",
-    "connect",
-]
+__all__ = ["MAX_RETRIES", "PER_PAGE", "GitLabConfig", "GitLabProject", "connect"]
 
 #: Retries of idempotent requests after 5xx or dropped connections (python-gitlab's default of
 #: 10 retries backs off for ~100 s per call; a run touching many orgs should fail sooner).
 MAX_RETRIES = 5
 #: Items per page of every listing (GitLab's maximum), so a run makes as few reads as it can.
 PER_PAGE = 100
-
-IssueState = Literal["opened", "closed"]
-MergeRequestState = Literal["opened", "closed", "merged"]
-Noteable = Literal["issue", "merge_request"]
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class GitLabError(Exception):
-    """Anything that went wrong talking to GitLab; the message is safe to show (no token)."""
-
-
-class GitLabConfigError(GitLabError):
-    """GitLab access is not configured: a variable is missing or wrong (names the variable)."""
-
-
-class GitLabAuthError(GitLabError):
-    """The token was refused (401) or lacks the permission (403)."""
-
-
-class GitLabNotFound(GitLabError):
-    """The project, issue, merge request or branch does not exist (404)."""
-
-
-class GitLabRejected(GitLabError):
-    """GitLab refused the request as invalid (400, 409, 422 …): retrying will not help."""
-
-
-class GitLabUnavailable(GitLabError):
-    """No usable answer: connection failed or dropped, timeout, or 5xx after retries.
-
-    For a write, the server may or may not have carried it out (``uncertain``).
-    """
-
-    def __init__(self, message: str, *, uncertain: bool = False) -> None:
-        super().__init__(message)
-        self.uncertain = uncertain
-
-
-# --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectInfo:
-    id: int
-    path: str
-    web_url: str
-    default_branch: str
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedIssue:
-    """An issue as the checker sees it; ``description`` is never None ("" when empty)."""
-
-    iid: int
-    title: str
-    description: str
-    state: str
-    web_url: str
-    labels: tuple[str, ...] = ()
-    confidential: bool = False
-    #: the project the issue lives in (path), for references across projects
-    project: str = ""
-
-    @property
-    def is_open(self) -> bool:
-        return self.state == "opened"
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedMergeRequest:
-    iid: int
-    title: str
-    description: str
-    state: str
-    source_branch: str
-    target_branch: str
-    web_url: str
-    labels: tuple[str, ...] = ()
-
-    @property
-    def is_open(self) -> bool:
-        return self.state == "opened"
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedNote:
-    id: int
-    body: str
-    #: the note's author (user id); 0 when GitLab did not say
-    author_id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CommitInfo:
-    """A commit as the checker needs it: to recognise its own and to judge a lock's age."""
-
-    id: str
-    message: str
-    #: when GitLab recorded it (ISO 8601, the server's clock)
-    committed_date: str
-    author_email: str = ""
-    parent_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NewIssue:
-    title: str
-    description: str
-    labels: tuple[str, ...]
-    confidential: bool
-    assignee_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NewMergeRequest:
-    source_branch: str
-    target_branch: str
-    title: str
-    description: str
-    labels: tuple[str, ...]
-    assignee_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class FileChange:
-    """One file of a commit: ``update`` an existing file to ``content``."""
-
-    path: str
-    content: str
-    action: Literal["create", "update", "delete"] = "update"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,87 +103,6 @@ class GitLabConfig:
                 "(group/project) of the project that holds the org files"
             )
         return cls(url=url.rstrip("/"), project=project, token=token)
-
-
-# --------------------------------------------------------------------------- the port
-
-
-class GitLabPort(Protocol):
-    """What the reconciler needs from a GitLab project (see :class:`GitLabProject`)."""
-
-    def info(self) -> ProjectInfo: ...
-
-    def for_project(self, ref: str) -> GitLabPort: ...
-
-    def scrub(self, text: str) -> str: ...
-
-    def open_issues(self, label: str) -> list[TrackedIssue]: ...
-
-    def search_issues(
-        self, text: str, *, label: str | None, state: IssueState, limit: int = 20
-    ) -> list[TrackedIssue]: ...
-
-    def open_merge_requests(self, label: str) -> list[TrackedMergeRequest]: ...
-
-    def merge_requests_for_branch(
-        self, branch: str, *, state: MergeRequestState = "opened"
-    ) -> list[TrackedMergeRequest]: ...
-
-    def closed_issues(self, label: str, *, max_pages: int) -> list[TrackedIssue] | None: ...
-
-    def closed_merge_requests(
-        self, label: str, *, max_pages: int
-    ) -> list[TrackedMergeRequest] | None: ...
-
-    def user_id(self, username: str) -> int | None: ...
-
-    def create_issue(self, new: NewIssue) -> TrackedIssue: ...
-
-    def update_issue(
-        self,
-        iid: int,
-        *,
-        description: str | None = None,
-        state_event: str | None = None,
-        add_labels: Sequence[str] = (),
-    ) -> None: ...
-
-    def recent_notes(self, on: Noteable, iid: int, limit: int = 20) -> list[str]: ...
-
-    def add_note(self, on: Noteable, iid: int, body: str) -> None: ...
-
-    def commit(
-        self,
-        *,
-        branch: str,
-        start_branch: str,
-        message: str,
-        changes: Sequence[FileChange],
-    ) -> str: ...
-
-    def create_merge_request(self, new: NewMergeRequest) -> TrackedMergeRequest: ...
-
-    def update_merge_request(
-        self, iid: int, *, description: str | None = None, state_event: str | None = None
-    ) -> None: ...
-
-    def delete_branch(self, branch: str) -> None: ...
-
-    def branch_head(self, branch: str) -> CommitInfo | None: ...
-
-    def create_branch_commit(
-        self, *, branch: str, start_branch: str, message: str, changes: Sequence[FileChange]
-    ) -> CommitInfo | None: ...
-
-    def commit_if_unchanged(
-        self, *, branch: str, message: str, change: FileChange, last_commit_id: str
-    ) -> CommitInfo | None: ...
-
-    def file_text(self, path: str, ref: str) -> str | None: ...
-
-    def find_own_note(self, on: Noteable, iid: int, marker: str) -> TrackedNote | None: ...
-
-    def edit_note(self, on: Noteable, iid: int, note_id: int, body: str) -> None: ...
 
 
 def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:

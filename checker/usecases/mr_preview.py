@@ -28,7 +28,7 @@ from checker.settings import Settings
 from checker.yamlload import YamlLoadError, load_yaml
 
 if TYPE_CHECKING:
-    from checker.gitlab import GitLabProject
+    from checker.tracker.port import GitLabPort
 
 MARKER = "<!-- zendesk-drift-checker:preview -->"
 
@@ -36,7 +36,7 @@ PreviewOutcome = Literal["created", "updated", "unchanged"]
 OrgKey = tuple[str, int]
 
 
-def upsert_preview_note(project: GitLabProject, mr_iid: int, markdown: str) -> PreviewOutcome:
+def upsert_preview_note(project: GitLabPort, mr_iid: int, markdown: str) -> PreviewOutcome:
     """Write ``markdown`` as the merge request's one preview note; no write when unchanged."""
     body = f"{MARKER}\n{markdown.strip()}\n"
     existing = project.find_own_note("merge_request", mr_iid, MARKER)

@@ -30,7 +30,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from checker.gitlab import CommitInfo, FileChange, GitLabPort, GitLabUnavailable
+from checker.tracker.port import GitLabPort
+from checker.tracker.types import CommitInfo, FileChange, GitLabUnavailable
 
 __all__ = ["LOCK_BRANCH", "LOCK_FILE", "LockBusy", "LockLost", "ReconcileLock"]
 

@@ -7,7 +7,7 @@ What the checker wrote is recognised by the hidden marker on the first line of i
 descriptions, never by title or label alone: an issue a person labelled by hand is left alone.
 Closed drift issues get their marker's drift set to "resolved", so that if the checker is ever
 resumed, its old issues do not read as "closed by a person, leave this drift alone": the
-resumed checker starts with a first-run plan (:mod:`checker.first_run`).
+resumed checker starts with a first-run plan (:mod:`checker.reconcile.first_run`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from checker.gitlab import GitLabError, GitLabPort, TrackedIssue, TrackedMergeRequest
-from checker.lock import LockBusy, ReconcileLock
-from checker.plan import RESOLVED, Action, Marker, body_of, key_text
-from checker.reconcile import ActionResult, GitLabWriter
+from checker.reconcile.actions import Action
+from checker.reconcile.execute import ActionResult, DryRunWriter, GitLabWriter, Writer
+from checker.reconcile.lock import LockBusy, ReconcileLock
+from checker.reconcile.markers import RESOLVED, Marker, body_of, key_text
 from checker.render.oneline import one_line
 from checker.settings import Settings
+from checker.tracker.port import GitLabPort
+from checker.tracker.types import GitLabError, TrackedIssue, TrackedMergeRequest
 
 __all__ = ["NOTE", "RetireOutcome", "plan_retire", "run_retire"]
 
@@ -119,7 +121,7 @@ def run_retire(
     lock_wait: float = 600.0,
 ) -> RetireOutcome:
     """Read what the checker left open, print it, and close it unless ``dry_run`` (holding the
-    reconcile lock, :mod:`checker.lock`, while it writes).
+    reconcile lock, :mod:`checker.reconcile.lock`, while it writes).
 
     Raises :class:`checker.gitlab.GitLabError` when GitLab cannot be read (nothing done);
     a failure while closing one thing is recorded and the rest is still tried."""
@@ -139,7 +141,8 @@ def run_retire(
 
     actions = plan_now()
     if dry_run or not actions:
-        return _carry_out(actions, GitLabWriter(gitlab, info, ops), dry_run, say)
+        writer: Writer = DryRunWriter() if dry_run else GitLabWriter(gitlab, info, ops)
+        return _carry_out(actions, writer, say)
     # One writer at a time, as reconcile: a reconcile run writing now would otherwise reopen or
     # recreate what this closes. After taking the lock, read again and close what is open then.
     lock = ReconcileLock(gitlab, info.default_branch, environ or {}, wait=lock_wait, say=say)
@@ -150,7 +153,7 @@ def run_retire(
         say(reason)
         return RetireOutcome(False, tuple(ActionResult(a, "failed", error=reason) for a in actions))
     try:
-        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops), False, say)
+        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops), say)
     finally:
         try:
             lock.release()
@@ -159,22 +162,18 @@ def run_retire(
 
 
 def _carry_out(
-    actions: Sequence[Action], writer: GitLabWriter, dry_run: bool, say: Callable[[str], None]
+    actions: Sequence[Action], writer: Writer, say: Callable[[str], None]
 ) -> RetireOutcome:
     results: list[ActionResult] = []
     for action in actions:
-        if dry_run:
-            say(f"would {action.summary}")
-            results.append(ActionResult(action, "dry-run"))
-            continue
         try:
             writer.execute(action, {})
         except GitLabError as e:
             say(f"{action.summary}: failed: {e}")
             results.append(ActionResult(action, "failed", error=str(e)))
             continue
-        say(f"{action.summary}: done")
-        results.append(ActionResult(action, "done"))
+        say(f"would {action.summary}" if writer.status == "dry-run" else f"{action.summary}: done")
+        results.append(ActionResult(action, writer.status))
     if not actions:
         say("nothing to retire: no open issue or merge request of the checker")
-    return RetireOutcome(dry_run, tuple(results))
+    return RetireOutcome(writer.status == "dry-run", tuple(results))
