@@ -43,7 +43,15 @@ def servers() -> Iterator[tuple[FakeZendesk, FakeZendesk]]:
         yield main, gov
 
 
+#: The settings' own knob for Zendesk retries' back-off (0.5 s doubling by default): the CLI
+#: tests keep every retry but do not sleep through real back-off (a 503 for one org cost ~7 s).
+FAST_RETRIES = "retry_backoff_seconds: 0.01\n"
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
+    """The bundled example config in tmp_path/config, its retries' back-off made small."""
     shutil.copytree(ROOT / "examples" / "config", tmp_path / "config")
+    with (tmp_path / "config" / "checker.yaml").open("a", encoding="utf-8") as settings:
+        settings.write(FAST_RETRIES)
     return tmp_path

@@ -1,8 +1,9 @@
 """The pipeline file and the CI/CD component template against GitLab's own CI JSON schema.
 
 The schema is the copy that gitlab-ci-local 4.60.0 ships (tests/data/README.md says where it
-comes from), so this test needs no node and no network. ci/pipeline-proof.sh runs the same
-files with gitlab-ci-local itself, which validates them against the same schema first.
+comes from), so this test needs no node and no network. The pipeline proof (tests/pipeline/)
+runs the same files with gitlab-ci-local itself, which validates them against the same schema
+first.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The pipeline proof's fixtures (tests/pipeline/*.json) still mean what ci/pipeline-proof.sh
-expects of them, checked in seconds without gitlab-ci-local: one example org in sync, one
-drifted, one whose contacts differ; the fake GitLab seed holds the merge request the preview
-job comments on."""
+"""The pipeline proof's fixtures (tests/pipeline/*.json) still mean what its tests
+(tests/pipeline/test_*.py, run by `make pipeline`) expect of them, checked in seconds without
+gitlab-ci-local: one example org in sync, one drifted, one whose contacts differ; the fake
+GitLab seed holds the merge request the preview job comments on."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.zendesk_server import FakeZendesk
 
 from .conftest import ROOT
+from .pipeline.support import BLUEPEAK_ANCHOR
 
 STATE = ROOT / "tests" / "pipeline"
-PROOF = ROOT / "ci" / "pipeline-proof.sh"
+SETUP = ROOT / "ci" / "pipeline-setup.sh"
 EMAIL, TOKEN, GOV_TOKEN = "checker-bot@support.example", "zd-fake-global-1", "zd-fake-gov-22"
 TODAY = "2026-06-01"  # the proof's CHECKER_TODAY
 
@@ -116,9 +117,8 @@ def test_gitlab_seed_holds_the_open_merge_request() -> None:
 
 def test_the_proof_can_still_edit_the_bluepeak_file() -> None:
     """Scenario 4 adds a contact after this line of the example file."""
-    anchor = "    email: Sam.Ortiz@bluepeak.example\n"
-    assert anchor in (ROOT / "examples" / "config" / "orgs" / "bluepeak-analytics.yaml").read_text()
-    assert anchor.strip() in PROOF.read_text(encoding="utf-8")
+    path = ROOT / "examples" / "config" / "orgs" / "bluepeak-analytics.yaml"
+    assert BLUEPEAK_ANCHOR in path.read_text(encoding="utf-8")
 
 
 def test_every_csm_of_the_examples_is_a_gitlab_user() -> None:
@@ -129,11 +129,11 @@ def test_every_csm_of_the_examples_is_a_gitlab_user() -> None:
                 assert line.split(":", 1)[1].strip() in users, path.name
 
 
-def test_proof_script_is_strict_bash() -> None:
-    text = PROOF.read_text(encoding="utf-8")
+def test_setup_script_is_strict_bash() -> None:
+    text = SETUP.read_text(encoding="utf-8")
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "\nset -euo pipefail\n" in text
-    assert os.access(PROOF, os.X_OK)
+    assert os.access(SETUP, os.X_OK)
 
 
 def test_tools_ci_local_pins_gitlab_ci_local() -> None:
