@@ -19,8 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from checker.gitlab import GitLabConfig, connect  # noqa: E402
-from checker.models import (  # noqa: E402
+from checker.domain.models import (  # noqa: E402
     Contact,
     DriftItem,
     DriftKind,
@@ -29,8 +28,9 @@ from checker.models import (  # noqa: E402
     OrgSpec,
     OrgStatus,
 )
+from checker.gitlab import GitLabConfig, connect  # noqa: E402
+from checker.load.settings import load_settings  # noqa: E402
 from checker.reconcile import run_reconcile  # noqa: E402
-from checker.settings import load_settings  # noqa: E402
 from tests.fakes.gitlab_server import FakeGitLab  # noqa: E402
 
 ORG_FILE = """\

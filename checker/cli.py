@@ -21,20 +21,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from checker import interrupt, preview
-from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgStatus
-from checker.orgfile import check_org_file
+from checker.domain.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgStatus
+from checker.domain.settings import Settings
+from checker.live.snapshot import SnapshotError
+from checker.live.snapshot import from_json as snapshot_from_json
+from checker.live.snapshot import to_json as snapshot_to_json
+from checker.load.orgfile import check_org_file
+from checker.load.settings import display_path, load_settings
+from checker.load.validate import Validation, validate
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
 from checker.render.oneline import one_line
 from checker.report import to_json as report_to_json
-from checker.settings import Settings, display_path, load_settings
-from checker.snapshot import SnapshotError
-from checker.snapshot import from_json as snapshot_from_json
-from checker.snapshot import to_json as snapshot_to_json
-from checker.validate import Validation, validate
 
 if TYPE_CHECKING:
-    from checker.fleet import Fleet
+    from checker.usecases.report import Fleet
 
 # The commands that talk to Zendesk or GitLab import zenpy and python-gitlab when they run:
 # `checker validate`, the merge-request gate, starts without them (half its start-up time).
@@ -192,7 +193,7 @@ def validate_cmd(
     if changed_since is not None:
         if paths:
             raise click.UsageError("give PATHS or --changed-since, not both")
-        from checker.changeset import changed_scope
+        from checker.load.changeset import changed_scope
 
         scope = changed_scope(changed_since, config_dir)
         click.echo(f"checker: {scope.reason}", err=True)
@@ -364,15 +365,9 @@ def drift_cmd(
     (takes precedence over 3), 1 invalid files, 2 usage error or missing credentials.
     With --snapshot, no credentials are needed.
     """
-    from checker.checking import (
-        SelectionError,
-        Shard,
-        changed_org_files,
-        check_credentials,
-        run_drift,
-        run_limits,
-        select,
-    )
+    from checker.domain.selection import SelectionError, Shard, select
+    from checker.load.changeset import changed_org_files
+    from checker.usecases.drift import check_credentials, run_drift, run_limits
     from checker.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
@@ -465,13 +460,8 @@ def snapshot_cmd(
     The snapshot holds contact data (personal data): keep it out of public places.
     Exit 0 when every org was read, 4 when some could not be, 2 for missing credentials.
     """
-    from checker.checking import (
-        SelectionError,
-        check_credentials,
-        fetch_live,
-        run_limits,
-        select,
-    )
+    from checker.domain.selection import SelectionError, select
+    from checker.usecases.drift import check_credentials, fetch_live, run_limits
     from checker.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
@@ -547,7 +537,7 @@ def import_cmd(
     Exit 0 when every file was written; 1 when an org does not exist, a file is in the way, or
     a written file needs fixing by hand; 4 when some org could not be read.
     """
-    from checker import importer
+    from checker.usecases import import_orgs as importer
     from checker.zendesk import (
         CredentialsMissing,
         CredentialsRefused,
@@ -683,8 +673,8 @@ def reconcile_cmd(
     run held the lock, or (without --report) when some org could not be checked.
     """
     from checker import reconcile
-    from checker.checking import check_credentials, run_drift, run_limits
     from checker.gitlab import GitLabAuthError, GitLabError
+    from checker.usecases.drift import check_credentials, run_drift, run_limits
     from checker.zendesk import CredentialsMissing, CredentialsRefused
 
     validation, settings = _validated(config_dir)
@@ -842,7 +832,7 @@ def report_cmd(
     The HTML page makes no network request. Exit 0 when written, 1 for unusable reports or plan,
     2 when the output cannot be written.
     """
-    from checker import fleet
+    from checker.usecases import report as fleet
 
     try:
         built = fleet.build(
@@ -993,7 +983,7 @@ def init_cmd(
     and a README section for CSMs. Never overwrites a file without --force; a second run
     changes nothing. Exit 0 when done, 2 on a bad flag or a file that cannot be written.
     """
-    from checker import scaffold
+    from checker.usecases import init as scaffold
 
     try:
         options = scaffold.InitOptions(

@@ -32,14 +32,14 @@ from typing import Any, Literal
 
 from checker import section
 from checker.adoptcheck import REFUSED, checked_adoption
+from checker.domain.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgSpec, OrgStatus
+from checker.domain.settings import Settings
 from checker.gitlab import ProjectInfo, TrackedIssue, TrackedMergeRequest
-from checker.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgSpec, OrgStatus
 from checker.orgwriter import Adoption, OrgWriteError
 from checker.render import inert, tracker
 from checker.reportset import CombinedReport
 from checker.reportset import ReportSetError as ReportSetError
 from checker.reportset import combine as combine
-from checker.settings import Settings
 
 OrgKey = tuple[str, int]
 Kind = Literal["org", "ops", "adopt", "dashboard"]

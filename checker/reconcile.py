@@ -35,6 +35,8 @@ from typing import Any, Literal, Protocol
 
 from checker import first_run, reportset
 from checker import plan as planning
+from checker.domain.models import DriftReport, OrgSpec
+from checker.domain.settings import Settings
 from checker.gitlab import (
     FileChange,
     GitLabAuthError,
@@ -52,7 +54,6 @@ from checker.gitlab import (
     connect,
 )
 from checker.lock import STALE_AFTER, LockBusy, LockLost, ReconcileLock
-from checker.models import DriftReport, OrgSpec
 from checker.plan import (
     PLACEHOLDER_RE,
     Action,
@@ -68,7 +69,6 @@ from checker.plan import (
 from checker.render.oneline import one_line
 from checker.render.tracker import Links, reference
 from checker.reportset import CombinedReport
-from checker.settings import Settings
 
 __all__ = [
     "ActionResult",

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from checker.domain.settings import Settings
 from checker.gitlab import GitLabError, GitLabPort, TrackedIssue, TrackedMergeRequest
 from checker.lock import LockBusy, ReconcileLock
 from checker.plan import RESOLVED, Action, Marker, body_of, key_text
 from checker.reconcile import ActionResult, GitLabWriter
 from checker.render.oneline import one_line
-from checker.settings import Settings
 
 __all__ = ["NOTE", "RetireOutcome", "plan_retire", "run_retire"]
 

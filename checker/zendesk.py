@@ -29,10 +29,10 @@ from typing import Any
 import requests
 
 from checker import zendesk_shapes as shapes
+from checker.domain.models import FetchFailure, FetchState, LiveOrg
+from checker.domain.settings import Instance, without_userinfo
 from checker.interrupt import RunLimits
-from checker.models import FetchFailure, FetchState, LiveOrg
 from checker.pacing import Counter, Pacer, Stopped, paced_retry
-from checker.settings import Instance, without_userinfo
 from checker.transport import DeadlineAdapter, ForeignOrigin, GuardedSession, deadline_hit
 from checker.window import Window
 from checker.zendesk_auth import (

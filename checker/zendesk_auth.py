@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import requests
 
-from checker.settings import Instance, Settings
+from checker.domain.settings import Instance, Settings
 
 
 class ZendeskError(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from checker.models import LiveContact, LiveOrg, Scalar
+from checker.domain.models import LiveContact, LiveOrg, Scalar
 from checker.transport import rebase
 
 #: values that leave a custom field unset

@@ -10,8 +10,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from checker.domain.models import DriftItem, DriftKind, OrgSpec, OrgStatus
 from checker.gitlab import ProjectInfo, TrackedIssue
-from checker.models import DriftItem, DriftKind, OrgSpec, OrgStatus
 from checker.plan import (
     PLACEHOLDER_RE,
     CombinedReport,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import DriftItem, DriftKind, DriftReport
+from checker.domain.models import DriftItem, DriftKind, DriftReport
 from checker.render import drift_text
 from checker.render.presentation import (
     TypoPair,
@@ -137,9 +137,9 @@ def test_text_diff_shows_the_differing_lines_with_whitespace_visible() -> None:
 def test_readme_shows_the_real_80_column_table_of_the_demo() -> None:
     import datetime as dt
 
-    from checker.checking import run_drift
-    from checker.snapshot import from_json
-    from checker.validate import validate
+    from checker.live.snapshot import from_json
+    from checker.load.validate import validate
+    from checker.usecases.drift import run_drift
 
     root = Path(__file__).resolve().parent.parent
     today = dt.date(2026, 11, 20)  # the Makefile's DEMO_DATE

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
 from checker.plan import (
     GitLabState,
     Marker,

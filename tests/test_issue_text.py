@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from checker.models import DriftItem, DriftKind
+from checker.domain.models import DriftItem, DriftKind
 from checker.plan import _change_note, item_fingerprint
 from checker.render import tracker
 

@@ -6,7 +6,7 @@ import difflib
 
 import pytest
 
-from checker.models import DriftItem, DriftKind
+from checker.domain.models import DriftItem, DriftKind
 from checker.orgwriter import OrgWriteError, adopt
 
 COMMENTED = """\

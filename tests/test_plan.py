@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from checker.domain.models import OrgStatus
 from checker.gitlab import ProjectInfo, TrackedIssue
-from checker.models import OrgStatus
 from checker.plan import (
     Ack,
     GitLabState,

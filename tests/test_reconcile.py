@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from checker.domain.models import DriftItem, DriftKind, DriftReport, OrgSpec, OrgStatus
 from checker.gitlab import GitLabAuthError, GitLabConfig, GitLabConfigError
-from checker.models import DriftItem, DriftKind, DriftReport, OrgSpec, OrgStatus
 from checker.plan import Marker
 from checker.reconcile import ReconcileInputError, connect_from_env, load_reports
 from checker.report import to_json

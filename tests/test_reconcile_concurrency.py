@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from checker.domain.models import OrgStatus
 from checker.lock import LOCK_BRANCH, LOCK_FILE
-from checker.models import OrgStatus
 from checker.plan import Marker
 from checker.report import to_json
 from tests.fakes.gitlab_server import FakeGitLab

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from checker.models import DriftReport, OrgSpec, OrgStatus
+from checker.domain.models import DriftReport, OrgSpec, OrgStatus
 from checker.reconcile import ReconcileInputError, load_reports
 from checker.report import to_dict
 from checker.reportset import ReportSetError, check_against, combine, settings_hash

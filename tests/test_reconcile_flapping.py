@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from checker.checking import check_credentials, run_drift
-from checker.models import OrgStatus
+from checker.domain.models import OrgStatus
+from checker.load.validate import validate
 from checker.reconcile import run_reconcile
-from checker.validate import validate
+from checker.usecases.drift import check_credentials, run_drift
 from tests.cli_support import EMAIL, GOV_TOKEN, TOKEN
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.zendesk_server import FakeZendesk

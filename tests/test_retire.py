@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from checker.domain.models import OrgStatus
 from checker.first_run import PENDING
-from checker.models import OrgStatus
 from checker.reconcile import run_reconcile
 from checker.retire import NOTE, run_retire
 from tests.cli_support import run as run_cli

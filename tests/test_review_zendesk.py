@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from checker.checking import Shard
-from checker.drift import build_report
-from checker.models import Contact, FetchFailure, LiveOrg, OrgSpec
-from checker.settings import DEFAULT_FIELD_KEYS, Instance
+from checker.domain.drift import build_report
+from checker.domain.models import Contact, FetchFailure, LiveOrg, OrgSpec
+from checker.domain.selection import Shard
+from checker.domain.settings import DEFAULT_FIELD_KEYS, Instance
 from checker.zendesk import Credentials, Pacer, ZendeskReader
 from tests.cli_support import drift_json, env_for, run
 from tests.fakes.zendesk_server import FakeZendesk, _Response

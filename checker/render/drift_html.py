@@ -33,12 +33,12 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from checker.fleet import Fleet, RunPoint, Tracked
-from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.settings import Settings
 from checker.plan import OrgKey
 from checker.render import inert
 from checker.report import summary
-from checker.settings import Settings
+from checker.usecases.report import Fleet, RunPoint, Tracked
 
 #: C0/C1 controls (but tab and newline), line/paragraph separators, bidi embeddings, overrides,
 #: isolates and marks, zero-width and BOM characters: shown as a visible mark instead

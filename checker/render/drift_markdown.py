@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus
 from checker.preview import Baseline, resolved, split
 from checker.render import inert
 from checker.render.drift_text import TYPO_WORD, kind_word

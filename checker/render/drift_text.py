@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
 from checker.render.presentation import (
     DIFF_LEGEND,
     TypoPair,

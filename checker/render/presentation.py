@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.models import DriftItem, DriftKind, Scalar
+from checker.domain.models import DriftItem, DriftKind, Scalar
 
 #: an email pair at most this many edits apart (a transposition counts as one) is a typo
 TYPO_DISTANCE = 2

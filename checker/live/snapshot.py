@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from checker.models import FetchFailure, FetchState, LiveContact, LiveOrg
-from checker.schema import SNAPSHOT_SCHEMA, validator
+from checker.domain.models import FetchFailure, FetchState, LiveContact, LiveOrg
+from checker.load.schema import SNAPSHOT_SCHEMA, validator
 
 SNAPSHOT_VERSION = 1
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from checker import reportset
-from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
 from checker.plan import OrgKey, item_fingerprint, parse_key
 
 #: statuses that count as "not in sync" for "drifting since"

@@ -29,7 +29,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from checker import yamlhints
+from checker.load import yamlhints
 
 MAX_FILE_BYTES = 1024 * 1024
 #: an org file nests four levels; far deeper nesting is an attack on the reader's stack

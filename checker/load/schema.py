@@ -14,9 +14,9 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from checker.emails import ascii_domain
-from checker.models import Finding
-from checker.yamlload import JsonPath, Loaded
+from checker.domain.emails import ascii_domain
+from checker.domain.models import Finding
+from checker.load.yamlload import JsonPath, Loaded
 
 ORG_SCHEMA = "org.schema.json"
 SETTINGS_SCHEMA = "settings.schema.json"

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.emails import canonical
-from checker.models import UNMANAGED, Contact, Finding, OrgSpec, Suppression
-from checker.schema import ORG_SCHEMA, checked_view, dotted
-from checker.settings import Settings
-from checker.yamlload import Loaded, YamlLoadError, read_yaml_file
+from checker.domain.emails import canonical
+from checker.domain.models import UNMANAGED, Contact, Finding, OrgSpec, Suppression
+from checker.domain.settings import Settings
+from checker.load.schema import ORG_SCHEMA, checked_view, dotted
+from checker.load.yamlload import Loaded, YamlLoadError, read_yaml_file
 
 SCHEMA_VERSION = 1
 

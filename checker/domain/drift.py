@@ -10,8 +10,8 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 
-from checker.emails import canonical
-from checker.models import (
+from checker.domain.emails import canonical
+from checker.domain.models import (
     UNMANAGED,
     DriftItem,
     DriftKind,
@@ -26,7 +26,7 @@ from checker.models import (
     Scalar,
     Truth,
 )
-from checker.settings import Instance, Settings
+from checker.domain.settings import Instance, Settings
 
 _SPLIT_EMAILS = re.compile(r"[\s,;]+")
 _SPACES = re.compile(r"\s+")

@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from checker.emails import canonical
+from checker.domain.emails import canonical
 
 Severity: TypeAlias = Literal["error", "warning"]
 Truth: TypeAlias = Literal["repo", "zendesk"]

@@ -19,9 +19,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from checker.drift import emails_of, norm_id, norm_text
-from checker.models import LiveContact, LiveOrg
-from checker.settings import Settings
+from checker.domain.drift import emails_of, norm_id, norm_text
+from checker.domain.models import LiveContact, LiveOrg
+from checker.domain.settings import Settings
 
 HEADER = "# yaml-language-server: $schema=../../schemas/org.schema.json\n"
 #: the line ``import`` writes for the CSM to fill in (then remove the ``#``)

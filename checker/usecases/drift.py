@@ -6,20 +6,18 @@ Sits between the CLI and the modules that do the work; it prints nothing and exi
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import threading
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 
-from checker.drift import build_report
-from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
+from checker.domain.drift import build_report
+from checker.domain.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgSpec
+from checker.domain.selection import Shard
+from checker.domain.settings import Settings
+from checker.live.snapshot import LiveState
 from checker.reportset import fingerprint
-from checker.settings import Settings
-from checker.snapshot import LiveState
 from checker.zendesk import (
     Credentials,
     CredentialsMissing,
@@ -29,94 +27,6 @@ from checker.zendesk import (
     credential_variables,
     credentials_from_env,
 )
-
-
-class SelectionError(Exception):
-    """The orgs to check could not be chosen (a bad --shard or --changed-since)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Shard:
-    index: int
-    total: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        try:
-            i, n = (int(p) for p in text.split("/"))
-        except ValueError:
-            raise SelectionError(f"--shard {text!r} is not I/N (e.g. 2/4)") from None
-        if not 1 <= i <= n:
-            raise SelectionError(f"--shard {text!r}: I must be between 1 and N")
-        return cls(i, n)
-
-    def holds(self, spec: OrgSpec) -> bool:
-        """Stable by org: the same org lands in the same shard on every run."""
-        return zlib.crc32(f"{spec.instance}:{spec.org_id}".encode()) % self.total + 1 == self.index
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.total}"
-
-
-def changed_org_files(ref: str, orgs_dir: Path) -> set[str]:
-    """Org files added, changed or renamed since ``ref`` (git), as absolute paths.
-
-    Works from any folder of the repository and with any file name (``-z``: no quoting).
-    """
-    if not ref or ref.startswith("-"):
-        raise SelectionError(f"--changed-since {ref!r} is not a git revision")
-
-    def git(*args: str) -> str:
-        try:
-            proc = subprocess.run(
-                ["git", *args], capture_output=True, text=True, check=False, timeout=60
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise SelectionError(f"--changed-since: cannot run git: {e}") from None
-        if proc.returncode != 0:
-            detail = (proc.stderr.strip().splitlines() or ["git failed"])[-1]
-            raise SelectionError(f"--changed-since {ref}: {detail}")
-        return proc.stdout
-
-    top = Path(git("rev-parse", "--show-toplevel").strip())
-    try:
-        git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    except SelectionError:
-        raise SelectionError(
-            f"--changed-since {ref}: not a commit in this repository (is the clone too shallow?)"
-        ) from None
-    listing = git(
-        "diff", "--name-only", "-z", "--diff-filter=ACMR", "--end-of-options", ref,
-        "--", str(orgs_dir.resolve()),
-    )  # fmt: skip
-    return {str((top / name).resolve()) for name in listing.split("\0") if name}
-
-
-def select(
-    specs: Sequence[OrgSpec],
-    *,
-    org_ids: Sequence[int] = (),
-    changed: set[str] | None = None,
-    shard: Shard | None = None,
-) -> tuple[list[OrgSpec], str]:
-    """The specs to check and the report's scope ("full" unless a selection narrowed it)."""
-    chosen = list(specs)
-    scope = "full"
-    if org_ids:
-        wanted = set(org_ids)
-        unknown = wanted - {s.org_id for s in specs}
-        if unknown:
-            raise SelectionError(
-                "--org " + ", ".join(str(i) for i in sorted(unknown)) + ": no org file declares it"
-            )
-        chosen = [s for s in chosen if s.org_id in wanted]
-        scope = "partial"
-    if changed is not None:
-        chosen = [s for s in chosen if str(Path(s.path).resolve()) in changed]
-        scope = "partial"
-    if shard is not None:
-        chosen = [s for s in chosen if shard.holds(s)]
-    return chosen, scope
 
 
 def check_credentials(
