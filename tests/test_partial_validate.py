@@ -24,7 +24,7 @@ from checker.load.keyindex import _NUMBER_OR_WORD, display_paths, scan_keys
 from checker.load.orgfile import check_org_file
 from checker.load.settings import display_path, load_settings
 from checker.load.validate import discover, validate
-from checker.load.yamlload import _resolve_plain
+from checker.load.yamlload import resolve_plain as _resolve_plain
 
 from .conftest import ROOT, SETTINGS
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from checker.domain.emails import canonical
 from checker.domain.models import (
@@ -197,7 +197,48 @@ def compare(
             **base,  # type: ignore[arg-type]
         )
     c = _Collector(settings)
-    truth = settings.truth
+    _compare_ids(c, spec, live, instance, settings.truth)
+    _compare_developers(c, spec, live, instance, settings.truth)
+    info: list[InfoItem] = []
+    if spec.support_contacts is not UNMANAGED:
+        info.extend(_compare_contacts(c, spec, live))
+    for field in ("notes", "details"):
+        declared = getattr(spec, field)
+        if declared is not UNMANAGED:
+            _compare_scalar(
+                c,
+                field,
+                settings.truth(field),
+                norm_text(declared),
+                norm_text(getattr(live, field)),
+            )
+    if norm_name(spec.name) != norm_name(live.name):
+        info.append(
+            InfoItem(
+                "name",
+                spec.name,
+                live.name,
+                "the org is named differently in Zendesk (information only, not drift)",
+            )
+        )
+    active, suppressed = _apply_suppressions(c.items, spec, today)
+    return OrgDrift(
+        status=OrgStatus.DRIFTED if active else OrgStatus.IN_SYNC,
+        items=tuple(active),
+        suppressed=tuple(suppressed),
+        info=tuple(info),
+        **base,  # type: ignore[arg-type]
+    )
+
+
+def _compare_ids(
+    c: _Collector,
+    spec: OrgSpec,
+    live: LiveOrg,
+    instance: Instance,
+    truth: Callable[[str], Truth],
+) -> None:
+    """The Salesforce id and the two project ids, each when the file manages it."""
     if spec.salesforce_id is not UNMANAGED:
         exp, act = norm_salesforce(
             spec.salesforce_id, live.field(instance.field_key("salesforce_id"))
@@ -219,56 +260,41 @@ def compare(
             spec.cmp_id,
             norm_id(live.field(instance.field_key("contact_management_project_id"))),
         )
-    if spec.cmp_developers is not UNMANAGED:
-        expected = [norm_email(e) for e in spec.cmp_developers or ()]
-        actual = emails_of(live.field(instance.field_key("contact_management_project_developers")))
-        t = truth("contact_management_project")
-        for e in expected:
-            if e not in actual:
-                c.add(
-                    "contact_management_project.developers",
-                    DriftKind.MISSING_IN_ZENDESK,
-                    e,
-                    None,
-                    t,
-                    e,
-                )
-        for e in actual:
-            if e not in expected:
-                c.add(
-                    "contact_management_project.developers",
-                    DriftKind.UNEXPECTED_IN_ZENDESK,
-                    None,
-                    e,
-                    t,
-                    e,
-                )
-    info: list[InfoItem] = []
-    if spec.support_contacts is not UNMANAGED:
-        info.extend(_compare_contacts(c, spec, live))
-    for field in ("notes", "details"):
-        declared = getattr(spec, field)
-        if declared is not UNMANAGED:
-            _compare_scalar(
-                c, field, truth(field), norm_text(declared), norm_text(getattr(live, field))
+
+
+def _compare_developers(
+    c: _Collector,
+    spec: OrgSpec,
+    live: LiveOrg,
+    instance: Instance,
+    truth: Callable[[str], Truth],
+) -> None:
+    """The contact management project's developers: each one missing, then each unexpected."""
+    if spec.cmp_developers is UNMANAGED:
+        return
+    expected = [norm_email(e) for e in spec.cmp_developers or ()]
+    actual = emails_of(live.field(instance.field_key("contact_management_project_developers")))
+    t = truth("contact_management_project")
+    for e in expected:
+        if e not in actual:
+            c.add(
+                "contact_management_project.developers",
+                DriftKind.MISSING_IN_ZENDESK,
+                e,
+                None,
+                t,
+                e,
             )
-    if norm_name(spec.name) != norm_name(live.name):
-        info.append(
-            InfoItem(
-                "name",
-                spec.name,
-                live.name,
-                "the org is named differently in Zendesk (information only, not drift)",
+    for e in actual:
+        if e not in expected:
+            c.add(
+                "contact_management_project.developers",
+                DriftKind.UNEXPECTED_IN_ZENDESK,
+                None,
+                e,
+                t,
+                e,
             )
-        )
-    active, suppressed = _apply_suppressions(c.items, spec, today)
-    return OrgDrift(
-        status=OrgStatus.DRIFTED if active else OrgStatus.IN_SYNC,
-        items=tuple(active),
-        suppressed=tuple(suppressed),
-        info=tuple(info),
-        **base,  # type: ignore[arg-type]
-    )
 
 
 def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> list[InfoItem]:

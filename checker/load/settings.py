@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from checker.domain.models import Finding
 from checker.domain.settings import (
@@ -18,7 +19,7 @@ from checker.domain.settings import (
     Settings,
 )
 from checker.load.schema import SETTINGS_SCHEMA, checked_view
-from checker.load.yamlload import YamlLoadError, read_yaml_file
+from checker.load.yamlload import Loaded, YamlLoadError, read_yaml_file
 
 SETTINGS_FILE = "checker.yaml"
 
@@ -54,45 +55,65 @@ def load_settings(config_dir: Path) -> tuple[Settings | None, list[Finding]]:
     data, findings = checked_view(shown, loaded, SETTINGS_SCHEMA)
     if findings:
         return None, findings
-    instances = {
+    instances = _instances(data["instances"])
+    default = _default_instance(shown, loaded, data.get("default_instance"), instances)
+    if isinstance(default, Finding):
+        return None, [default]
+    settings = _settings(config_dir, data, instances, default)
+    form, form_findings = _request_form(config_dir, data.get("support_request", {}))
+    if form_findings:
+        return None, form_findings
+    return replace(settings, support_request=form), []
+
+
+def _instances(raw: Mapping[str, Any]) -> dict[str, Instance]:
+    return {
         name: Instance(
             name=name,
-            url=str(raw["url"]).rstrip("/"),
-            fields={**DEFAULT_FIELD_KEYS, **raw.get("fields", {})},
-            rate_limit_per_minute=raw.get("rate_limit_per_minute"),
+            url=str(inst["url"]).rstrip("/"),
+            fields={**DEFAULT_FIELD_KEYS, **inst.get("fields", {})},
+            rate_limit_per_minute=inst.get("rate_limit_per_minute"),
         )
-        for name, raw in data["instances"].items()
+        for name, inst in raw.items()
     }
-    default = data.get("default_instance")
+
+
+def _default_instance(
+    shown: str, loaded: Loaded, default: str | None, instances: Mapping[str, Instance]
+) -> str | Finding:
+    """The default instance's name, or the finding that says why there is none."""
     if default is None:
         if len(instances) > 1:
             pos = loaded.pos(("instances",), prefer_key=True)
-            return None, [
-                Finding(
-                    shown,
-                    pos.line,
-                    pos.column,
-                    "settings-default-instance",
-                    "several instances are configured: name one as default_instance",
-                )
-            ]
-        default = next(iter(instances))
-    elif default not in instances:
-        pos = loaded.pos(("default_instance",))
-        return None, [
-            Finding(
+            return Finding(
                 shown,
                 pos.line,
                 pos.column,
-                "unknown-instance",
-                f"default_instance {default!r} is not one of the instances: "
-                + ", ".join(sorted(instances)),
+                "settings-default-instance",
+                "several instances are configured: name one as default_instance",
             )
-        ]
+        return next(iter(instances))
+    if default not in instances:
+        pos = loaded.pos(("default_instance",))
+        return Finding(
+            shown,
+            pos.line,
+            pos.column,
+            "unknown-instance",
+            f"default_instance {default!r} is not one of the instances: "
+            + ", ".join(sorted(instances)),
+        )
+    return default
+
+
+def _settings(
+    config_dir: Path, data: Mapping[str, Any], instances: dict[str, Instance], default: str
+) -> Settings:
+    """The checked file's values over the defaults (the support request form comes after)."""
     gl = data.get("gitlab", {})
     limits = data.get("contact_limits", {})
     ops = gl.get("support_ops_project")
-    settings = Settings(
+    return Settings(
         config_dir=config_dir,
         instances=instances,
         default_instance=default,
@@ -115,10 +136,6 @@ def load_settings(config_dir: Path) -> tuple[Settings | None, list[Finding]]:
         retries=int(data.get("retries", 4)),
         retry_backoff=float(data.get("retry_backoff_seconds", 0.5)),
     )
-    form, form_findings = _request_form(config_dir, data.get("support_request", {}))
-    if form_findings:
-        return None, form_findings
-    return replace(settings, support_request=form), []
 
 
 def _request_form(config_dir: Path, raw: Mapping[str, object]) -> tuple[RequestForm, list[Finding]]:

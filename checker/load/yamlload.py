@@ -102,18 +102,27 @@ class _EventSource(Protocol):
     def get_event(self) -> Any: ...
 
 
-def _make_parser(text: str) -> tuple[_EventSource, Callable[[], None]]:
+def event_parser(text: str, *, pure: bool = False) -> tuple[_EventSource, Callable[[], None]]:
+    """A parser of ``text``'s YAML events and the call that releases it.
+
+    The one place that uses ruamel.yaml's private parts (``tests/test_yaml_private.py`` pins
+    them): ruamel.yaml.clib's ``CParser`` straight from its module, and, without it, the event
+    stream of the old ``SafeLoader`` API. ruamel's ``YAML`` API composes documents and would
+    lose the event positions and the refusals (tags, anchors, duplicate keys) this loader is
+    built on."""
     try:
+        if pure:
+            raise ImportError("the pure Python parser was asked for")
         from _ruamel_yaml import CParser  # type: ignore[import-not-found]  # ruamel.yaml.clib
 
         parser = CParser(io.StringIO(text))
         return parser, lambda: None
     except ImportError:  # pure Python fallback: same events, slower
-        from ruamel.yaml.main import YAML
+        # (ruamel.yaml 0.19's YAML(typ="safe", pure=True) has no reader to feed any more)
+        from ruamel.yaml.loader import SafeLoader
 
-        yaml = YAML(typ="safe", pure=True)
-        yaml.reader.stream = text
-        return yaml.parser, yaml.reader.reset_reader
+        loader = SafeLoader(text)
+        return loader, loader.dispose
 
 
 _RESOLVER = VersionedResolver(version=(1, 2))
@@ -136,7 +145,7 @@ _MAYBE_TYPED = frozenset("-+0123456789.~nNtTfF")
 
 
 @functools.lru_cache(maxsize=8192)
-def _resolve_plain(value: str) -> tuple[Any, str | None]:
+def resolve_plain(value: str) -> tuple[Any, str | None]:
     if value and value[0] not in _MAYBE_TYPED:
         return value, None
     return _scalar(value, _RESOLVER.resolve(ScalarNode, value, (True, False)))
@@ -297,7 +306,7 @@ class _Composer:
         self.problems: list[LoadProblem] = []
 
     def run(self) -> Loaded:
-        parser, reset = _make_parser(self.text)
+        parser, reset = event_parser(self.text)
         try:
             data = self._document(parser)
         except MarkedYAMLError as e:
@@ -497,7 +506,7 @@ class _Composer:
             return None
         if event.tag == _STR_TAG or event.style or not event.implicit[0]:
             return event.value
-        value, kind = _resolve_plain(event.value)
+        value, kind = resolve_plain(event.value)
         if kind is not None:
             self.raw[path] = event.value
             if kind == "int-overflow":
@@ -514,7 +523,7 @@ class _Composer:
         ):
             if event.style or not event.implicit[0] or event.tag == _STR_TAG:
                 return str(event.value)
-            if _resolve_plain(event.value)[1] is None:
+            if resolve_plain(event.value)[1] is None:
                 return str(event.value)
             self._refuse(
                 event,

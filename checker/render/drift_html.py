@@ -35,6 +35,7 @@ from markupsafe import Markup
 
 from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
 from checker.domain.settings import Settings
+from checker.domain.wording import KIND_WORDS
 from checker.plan import OrgKey
 from checker.render import inert
 from checker.report import summary
@@ -61,12 +62,7 @@ STATUS_WORD = {
     OrgStatus.UNKNOWN: "could not be checked",
     OrgStatus.IN_SYNC: "in sync",
 }
-KIND_WORD = {
-    "changed": "different value",
-    "missing_in_zendesk": "missing in Zendesk",
-    "unexpected_in_zendesk": "unexpected in Zendesk",
-    "contact_name_differs": "contact name differs",
-}
+KIND_WORD = {kind.value: words.label for kind, words in KIND_WORDS.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.wording import TYPO_WORD, kind_word
 from checker.render.presentation import (
     DIFF_LEGEND,
     TypoPair,
@@ -34,21 +35,6 @@ STATUS_WORD = {
     OrgStatus.MISSING: "MISSING",
     OrgStatus.UNKNOWN: "UNKNOWN",
 }
-KIND_WORD = {
-    "changed": "changed",
-    "missing_in_zendesk": "missing in Zendesk",
-    "unexpected_in_zendesk": "unexpected in Zendesk",
-    "contact_name_differs": "contact name differs",
-    "contact_suspended": "contact suspended in Zendesk",
-}
-TYPO_WORD = "looks like a typo"
-
-
-def kind_word(kind: str) -> str:
-    """A drift kind in words (a kind added later reads as its name)."""
-    return KIND_WORD.get(kind, kind.replace("_", " "))
-
-
 HEAD = ("ORG", "STATUS", "FIELD", "DIFFERENCE", "FILE", "ZENDESK", "FIX")
 #: on a terminal: widths FIELD…FIX shrink to first, and the narrowest they are squeezed to
 #: (at 80 columns every column still fits at these)
