@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from checker.domain.emails import canonical
 from checker.domain.models import (
+    TEXT_FIELDS,
     UNMANAGED,
     DriftItem,
     DriftKind,
@@ -185,24 +186,16 @@ def compare(
     if isinstance(live, FetchFailure):
         status = OrgStatus.MISSING if live.state is FetchState.MISSING else OrgStatus.UNKNOWN
         return OrgDrift(status=status, error=live.message, **base)  # type: ignore[arg-type]
-    absent = _missing_field_keys(spec, live, instance)
-    if absent:
-        return OrgDrift(
-            status=OrgStatus.UNKNOWN,
-            error=(
-                f"Zendesk instance {spec.instance!r} has no organization field "
-                + ", ".join(repr(k) for k in absent)
-                + "; check the field keys in checker.yaml"
-            ),
-            **base,  # type: ignore[arg-type]
-        )
+    unreadable = _unreadable_fields(spec, live, instance)
+    if unreadable is not None:
+        return OrgDrift(status=OrgStatus.UNKNOWN, error=unreadable, **base)  # type: ignore[arg-type]
     c = _Collector(settings)
     _compare_ids(c, spec, live, instance, settings.truth)
     _compare_developers(c, spec, live, instance, settings.truth)
     info: list[InfoItem] = []
     if spec.support_contacts is not UNMANAGED:
         info.extend(_compare_contacts(c, spec, live))
-    for field in ("notes", "details"):
+    for field in TEXT_FIELDS:
         declared = getattr(spec, field)
         if declared is not UNMANAGED:
             _compare_scalar(
@@ -228,6 +221,18 @@ def compare(
         suppressed=tuple(suppressed),
         info=tuple(info),
         **base,  # type: ignore[arg-type]
+    )
+
+
+def _unreadable_fields(spec: OrgSpec, live: LiveOrg, instance: Instance) -> str | None:
+    """Why the org cannot be compared (organization fields the instance lacks), or None."""
+    absent = _missing_field_keys(spec, live, instance)
+    if not absent:
+        return None
+    return (
+        f"Zendesk instance {spec.instance!r} has no organization field "
+        + ", ".join(repr(k) for k in absent)
+        + "; check the field keys in checker.yaml"
     )
 
 
@@ -300,7 +305,10 @@ def _compare_developers(
 def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> list[InfoItem]:
     """Declared contacts against the org's members. Only members whose role counts as a contact
     (``contact_roles``: end-users by default) can be unexpected; staff are information. A
-    declared email is found whatever the member's role: the file chose to list them."""
+    declared email is found whatever the member's role: the file chose to list them.
+
+    Long by reason: one pass pairing declared contacts with members (typos, names, suspended,
+    unexpected) in the order the items are reported."""
     declared = {norm_email(x.email): x for x in spec.support_contacts or ()}  # type: ignore[union-attr]
     roles = set(c.settings.contact_roles)
     present = {

@@ -199,6 +199,9 @@ def _spec(shown: str, d: dict[str, Any], loaded: Loaded, settings: Settings) -> 
 def _rules(
     spec: OrgSpec, d: dict[str, Any], loaded: Loaded, settings: Settings, today: dt.date
 ) -> list[Finding]:
+    """The rules within one org file, in the order their findings are reported.
+
+    Long by reason: a list of independent rules of a few lines each, read top to bottom."""
     out: list[Finding] = []
     shown = spec.path
 

@@ -8,7 +8,9 @@ scalars are resolved by YAML 1.2 rules, so ``no`` and ``on`` stay strings.
 It walks the event stream of ruamel.yaml's parser (the C parser from ruamel.yaml.clib when it is
 installed: scanning is where the time goes on small files) and builds plain Python values plus a
 map from each value's path to its position, so every later error can point at a line and column.
-Round-trip editing of files lives elsewhere (``checker.orgwriter``); this module never writes.
+Over 400 lines by reason: the refusals, the positions and the YAML 1.2 scalar rules are one
+pass over one event stream. Round-trip editing of files lives elsewhere
+(``checker.orgwriter``); this module never writes.
 """
 
 from __future__ import annotations
@@ -405,6 +407,11 @@ class _Composer:
         return True
 
     def _node(self, parser: _EventSource, event: Any, path: JsonPath) -> Any:
+        """The value of the node that starts at ``event``, its positions recorded.
+
+        Long by reason: one walk over the parser's events for a node, each refusal (depth,
+        tags, anchors, keys, duplicates) at the event it concerns; split, the parser's state
+        would be handed between functions mid-node."""
         mark = event.start_mark
         if len(path) > MAX_DEPTH:
             raise YamlLoadError(

@@ -33,7 +33,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.models import TEXT_FIELDS, DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
 from checker.domain.settings import Settings
 from checker.domain.wording import KIND_WORDS
 from checker.plan import OrgKey
@@ -54,7 +54,6 @@ _JSON_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
-_TEXT_FIELDS = ("notes", "details")
 
 STATUS_WORD = {
     OrgStatus.DRIFTED: "drifted",
@@ -142,7 +141,7 @@ def csp_hash(text: str) -> str:
 
 
 def _diff(item: DriftItem) -> list[list[str]] | None:
-    if item.field not in _TEXT_FIELDS:
+    if item.field not in TEXT_FIELDS:
         return None
     before = _shown_str(item.expected).splitlines()
     after = _shown_str(item.actual).splitlines()

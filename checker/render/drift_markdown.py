@@ -95,7 +95,7 @@ def _rows(items: Sequence[DriftItem]) -> list[Row]:
                 kind_word(shown.kind.value),
                 "*(lines below)*" if text else _value(shown.expected),
                 "*(lines below)*" if text else _value(shown.actual),
-                "change Zendesk" if shown.truth == "repo" else "update the file",
+                "change Zendesk" if shown.zendesk_should_change else "update the file",
             )
         )
     return rows

@@ -60,7 +60,7 @@ def cell(value: Scalar, width: int | None = None) -> str:
 
 
 def fix_word(item: DriftItem) -> str:
-    return "change Zendesk" if item.truth == "repo" else "update the file"
+    return "change Zendesk" if item.zendesk_should_change else "update the file"
 
 
 @dataclass(frozen=True, slots=True)
