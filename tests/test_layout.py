@@ -26,6 +26,7 @@ def _loaded_after(statement: str) -> set[str]:
 def test_the_domain_loads_neither_vendors_nor_file_formats() -> None:
     loaded = _loaded_after(
         "import checker.domain.models, checker.domain.drift, checker.domain.settings, "
+        "checker.domain.normalise, "
         "checker.domain.selection, checker.domain.wording"
     )
     for heavy in ("zenpy", "gitlab", "requests", "urllib3", "ruamel", "jsonschema", "jinja2"):

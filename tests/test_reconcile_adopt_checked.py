@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from checker.domain.drift import norm_email
 from checker.domain.emails import canonical
 from checker.domain.models import DriftItem, DriftKind, OrgSpec
+from checker.domain.normalise import norm_email
 from checker.load.validate import validate
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (

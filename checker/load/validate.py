@@ -14,8 +14,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from checker.domain.drift import salesforce_key
 from checker.domain.models import Finding, OrgSpec
+from checker.domain.normalise import salesforce_key
 from checker.domain.settings import Settings
 from checker.load.keyindex import display_paths, read_keys
 from checker.load.orgfile import OrgFileResult, check_org_file

@@ -21,8 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from checker.domain.drift import emails_of, norm_id, norm_text
 from checker.domain.models import FetchFailure, FetchState, LiveContact, LiveOrg, OrgSpec
+from checker.domain.normalise import emails_of, norm_id, norm_text
 from checker.domain.settings import Settings
 from checker.live import zendesk_api
 from checker.load.orgfile import check_org_file
