@@ -12,9 +12,10 @@ import os
 import time
 from pathlib import Path
 
-from checker.checking import check_credentials, fetch_live, run_limits
-from checker.drift import build_report
-from checker.validate import validate
+from checker.domain.drift import build_report
+from checker.live.zendesk_api import check_credentials, fetch_live
+from checker.load.validate import validate
+from checker.usecases.drift import run_limits
 
 
 def main() -> None:

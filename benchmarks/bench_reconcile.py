@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from checker.models import (  # noqa: E402
+from checker.domain.models import (  # noqa: E402
     Contact,
     DriftItem,
     DriftKind,
@@ -28,8 +28,8 @@ from checker.models import (  # noqa: E402
     OrgSpec,
     OrgStatus,
 )
+from checker.load.settings import load_settings  # noqa: E402
 from checker.reconcile.run import run_reconcile  # noqa: E402
-from checker.settings import load_settings  # noqa: E402
 from checker.tracker.gitlab import GitLabConfig, connect  # noqa: E402
 from tests.fakes.gitlab_server import FakeGitLab  # noqa: E402
 

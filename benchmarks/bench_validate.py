@@ -35,10 +35,10 @@ BIN = Path(sys.executable).parent
 
 def breakdown(cfg: Path) -> dict[str, float]:
     """One core, in process: reading YAML, JSON Schema, rules; to know where time goes."""
-    from checker.orgfile import check_loaded
-    from checker.schema import ORG_SCHEMA, validator
-    from checker.settings import load_settings
-    from checker.yamlload import read_yaml_file
+    from checker.load.orgfile import check_loaded
+    from checker.load.schema import ORG_SCHEMA, validator
+    from checker.load.settings import load_settings
+    from checker.load.yamlload import read_yaml_file
 
     settings, _ = load_settings(cfg)
     assert settings is not None
@@ -184,7 +184,7 @@ def one_changed_file(work: Path, args: argparse.Namespace) -> None:
 def index_cache(cfg: Path, files: list[Path]) -> None:
     """Whether caching the key index by content hash could pay: the scan it would save against
     the hashing it would add (both read every file)."""
-    from checker.keyindex import read_keys
+    from checker.load.keyindex import read_keys
 
     t0 = time.perf_counter()
     for p in files:

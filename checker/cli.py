@@ -4,38 +4,44 @@ Exit codes (the whole CLI keeps to them):
 0 valid / all in sync · 1 invalid input · 2 usage error (also a missing or refused credential) ·
 3 drift or missing orgs found · 4 some org could not be checked (takes precedence over 3) ·
 5 internal error (a bug: please report it) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
+
+Over 400 lines by reason: nine commands' options and --help texts, which are the user's contract
+(the README and tests/test_cli_help.py pin them). Each command only parses its options, builds
+the adapters, calls a use case and maps the outcome; :data:`ERROR_EXITS` maps every expected
+error to its exit code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from checker import interrupt
-from checker.models import DriftReport, FetchFailure, FetchState, LiveOrg, OrgStatus
-from checker.orgfile import check_org_file
+from checker.domain.models import DriftReport, FetchFailure, FetchState, OrgSpec, OrgStatus
+from checker.domain.selection import Shard, select
+from checker.domain.settings import Settings
+from checker.live.port import LiveSource
+from checker.load.settings import load_settings
+from checker.load.validate import Validation, validate
 from checker.render import drift_markdown, drift_text
 from checker.render import findings as render_findings
 from checker.render.oneline import one_line
 from checker.report import to_json as report_to_json
-from checker.settings import Settings, display_path, load_settings
-from checker.snapshot import SnapshotError
-from checker.snapshot import from_json as snapshot_from_json
-from checker.snapshot import to_json as snapshot_to_json
-from checker.usecases import mr_preview as preview
-from checker.validate import Validation, validate
+from checker.usecases.output import write_text
 
 if TYPE_CHECKING:
-    from checker.fleet import Fleet
+    from checker.usecases.import_orgs import ImportResult
+    from checker.usecases.report import Fleet
 
 # The commands that talk to Zendesk or GitLab import zenpy and python-gitlab when they run:
 # `checker validate`, the merge-request gate, starts without them (half its start-up time).
@@ -48,6 +54,26 @@ EXIT_UNKNOWN = 4
 EXIT_INTERNAL = 5
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+
+#: The one table from errors to exit codes: the first row the error is an instance of wins
+#: (subclasses before their bases). Rows name their class by module, so that `checker validate`
+#: loads neither zenpy nor python-gitlab to read it: an error of a module never loaded cannot
+#: have been raised. The last column marks GitLab's errors, which the message follows with
+#: which GitLab and project the command talked to.
+ERROR_EXITS: tuple[tuple[str, str, int, bool], ...] = (
+    ("checker.usecases.output", "OutputError", EXIT_USAGE, False),
+    ("checker.domain.selection", "SelectionError", EXIT_USAGE, False),
+    ("checker.usecases.init", "InitError", EXIT_USAGE, False),
+    ("checker.live.snapshot", "SnapshotError", EXIT_INVALID, False),
+    ("checker.usecases.report", "FleetInputError", EXIT_INVALID, False),
+    ("checker.reconcile.run", "ReconcileInputError", EXIT_INVALID, False),
+    ("checker.live.zendesk_auth", "CredentialsMissing", EXIT_USAGE, False),
+    ("checker.live.zendesk", "CredentialsRefused", EXIT_USAGE, False),
+    ("checker.live.zendesk_auth", "ZendeskError", EXIT_UNKNOWN, False),
+    ("checker.tracker.types", "GitLabConfigError", EXIT_USAGE, True),
+    ("checker.tracker.types", "GitLabAuthError", EXIT_USAGE, True),
+    ("checker.tracker.types", "GitLabError", EXIT_UNKNOWN, True),
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,13 +141,9 @@ def max_minutes_option(func: F) -> F:
 
 
 def _write(path: Path | None, content: str) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-    except OSError as e:
-        raise _fail(EXIT_USAGE, f"cannot write {path}: {e.strerror or e}") from None
+    if path is not None:
+        with _failures():
+            write_text(path, content)
 
 
 def _today() -> dt.date:
@@ -193,7 +215,7 @@ def validate_cmd(
     if changed_since is not None:
         if paths:
             raise click.UsageError("give PATHS or --changed-since, not both")
-        from checker.changeset import changed_scope
+        from checker.load.changeset import changed_scope
 
         scope = changed_scope(changed_since, config_dir)
         click.echo(f"checker: {scope.reason}", err=True)
@@ -296,6 +318,34 @@ def _fail(code: int, message: str) -> Exit:
     return Exit(code)
 
 
+def _exit_for(error: BaseException) -> tuple[int, bool] | None:
+    """The exit code of an expected error (:data:`ERROR_EXITS`) and whether it is GitLab's;
+    None for any other error (a bug)."""
+    for module, name, code, gitlab in ERROR_EXITS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(error, getattr(loaded, name)):
+            return code, gitlab
+    return None
+
+
+@contextlib.contextmanager
+def _failures(*, not_done: str = "", where: str = "") -> Iterator[None]:
+    """End the command on an expected error with its one line and the table's exit code.
+
+    ``not_done`` leads the line of a failure that leaves the work undone (exit 4, e.g.
+    "nothing was changed: "); ``where`` follows the line of a GitLab error."""
+    try:
+        yield
+    except Exception as e:
+        found = _exit_for(e)
+        if found is None:
+            raise
+        code, gitlab = found
+        lead = not_done if code == EXIT_UNKNOWN else ""
+        tail = f" ({where})" if gitlab and where else ""
+        raise _fail(code, f"{lead}{e}{tail}") from None
+
+
 def _terminal_width(output: Path | None) -> int | None:
     """The terminal's width when the text goes to one; None (plain lines) for logs and files."""
     if output is not None or not sys.stdout.isatty():
@@ -365,83 +415,69 @@ def drift_cmd(
     (takes precedence over 3), 1 invalid files, 2 usage error or missing credentials.
     With --snapshot, no credentials are needed.
     """
-    from checker.checking import (
-        SelectionError,
-        Shard,
-        changed_org_files,
-        check_credentials,
-        run_drift,
-        run_limits,
-        select,
-    )
-    from checker.live.zendesk import CredentialsMissing, CredentialsRefused
+    from checker.usecases.drift import check_drift, run_limits
+    from checker.usecases.preview import preview_markdown
 
     validation, settings = _validated(config_dir)
-    try:
-        parsed_shard = Shard.parse(shard) if shard else None
-        changed = (
-            changed_org_files(changed_since, settings.orgs_dir)
-            if changed_since is not None
-            else None
-        )
+    with _failures():
         specs, scope = select(
-            validation.specs, org_ids=org_ids, changed=changed, shard=parsed_shard
+            validation.specs,
+            org_ids=org_ids,
+            changed=_changed_files(changed_since, settings),
+            shard=_shard(shard),
         )
-    except SelectionError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    live = None
-    credentials = None
-    if snapshot is not None:
+        source = _live_source(snapshot, specs, settings)
+        # a snapshot is read at once: no progress to show
+        progress = Progress(len(specs) if snapshot is None else 0, "checking Zendesk")
         try:
-            live = snapshot_from_json(snapshot.read_text(encoding="utf-8"))
-        except (SnapshotError, OSError, UnicodeDecodeError) as e:
-            raise _fail(EXIT_INVALID, f"{snapshot}: {e}") from None
-    else:
-        try:
-            credentials = check_credentials(specs, settings, os.environ)
-        except CredentialsMissing as e:
-            raise _fail(EXIT_USAGE, str(e)) from None
-    # a snapshot is read at once: no progress to show
-    progress = Progress(len(specs) if snapshot is None else 0, "checking Zendesk")
-    state: dict[tuple[str, int], LiveOrg | FetchFailure] = {}
-    try:
-        with interrupt.cooperative() as stop:
-            report = run_drift(
-                specs,
-                settings,
-                today=_today(),
-                scope=scope,
-                shard=parsed_shard,
-                snapshot=live,
-                credentials=credentials,
-                progress=progress,
-                state_out=state,
-                limits=run_limits(settings, max_minutes, stop),
-            )
-    except CredentialsRefused as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    finally:
-        progress.close()
-    if fmt == "json":
-        text = report_to_json(report)
-    elif fmt == "markdown":
-        # A merge request's preview: set apart what it introduces from what already drifts
-        # on its base (the same live state, the files as they are there).
-        base = (
-            preview.baseline(changed_since, specs, state, settings, _today())
-            if changed_since is not None
-            else None
-        )
-        text = drift_markdown.render(report, baseline=base)
-    else:
-        text = drift_text.render(report, width=_terminal_width(output), show_all=show_all)
-    if output is not None:
-        _write(output, text)
-        click.echo(drift_text.summary_line(report), err=True)
-    elif not interrupt.STOP.is_set():
-        click.echo(text, nl=False)
+            with interrupt.cooperative() as stop:
+                check = check_drift(
+                    specs,
+                    settings,
+                    source,
+                    today=_today(),
+                    scope=scope,
+                    shard=_shard(shard),
+                    progress=progress,
+                    limits=run_limits(settings, max_minutes, stop),
+                )
+        finally:
+            progress.close()
+        if fmt == "json":
+            text = report_to_json(check.report)
+        elif fmt == "markdown":
+            text = preview_markdown(check, specs, settings, _today(), changed_since)
+        else:
+            text = drift_text.render(check.report, width=_terminal_width(output), show_all=show_all)
+        if output is not None:
+            _write(output, text)
+            click.echo(drift_text.summary_line(check.report), err=True)
+        elif not interrupt.STOP.is_set():
+            click.echo(text, nl=False)
     interrupt.check()  # interrupted: the partial report is written, the exit code says so
-    raise Exit(_drift_exit(report))
+    raise Exit(_drift_exit(check.report))
+
+
+def _shard(text: str | None) -> Shard | None:
+    return Shard.parse(text) if text else None
+
+
+def _changed_files(changed_since: str | None, settings: Settings) -> set[str] | None:
+    from checker.load.changeset import changed_org_files
+
+    return None if changed_since is None else changed_org_files(changed_since, settings.orgs_dir)
+
+
+def _live_source(snapshot: Path | None, specs: Sequence[OrgSpec], settings: Settings) -> LiveSource:
+    """The snapshot file's state, or Zendesk's API with the credentials every spec needs (all
+    missing variables named at once, before any request)."""
+    if snapshot is not None:
+        from checker.live.snapshot import read_snapshot
+
+        return read_snapshot(snapshot)
+    from checker.live.zendesk_api import ZendeskSource, check_credentials
+
+    return ZendeskSource(settings, check_credentials(specs, settings, os.environ))
 
 
 @cli.command(
@@ -466,51 +502,37 @@ def snapshot_cmd(
     The snapshot holds contact data (personal data): keep it out of public places.
     Exit 0 when every org was read, 4 when some could not be, 2 for missing credentials.
     """
-    from checker.checking import (
-        SelectionError,
-        check_credentials,
-        fetch_live,
-        run_limits,
-        select,
-    )
-    from checker.live.zendesk import CredentialsMissing, CredentialsRefused
+    from checker.live.snapshot import to_json as snapshot_to_json
+    from checker.live.zendesk_api import check_credentials, fetch_live
+    from checker.usecases.drift import run_limits
 
     validation, settings = _validated(config_dir)
-    try:
+    with _failures():
         specs, _ = select(validation.specs, org_ids=org_ids)
         credentials = check_credentials(specs, settings, os.environ)
-    except SelectionError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    except CredentialsMissing as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    progress = Progress(len(specs), "reading Zendesk")
-    try:
-        with interrupt.cooperative() as stop:
-            state, requests, _ = fetch_live(
-                specs,
-                settings,
-                credentials,
-                share=settings.rate_limit_share,
-                progress=progress,
-                limits=run_limits(settings, max_minutes, stop),
-            )
-    except CredentialsRefused as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    finally:
-        progress.close()
-    taken = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    _write(output, snapshot_to_json(state, taken))
-    failed = [k for k, v in state.items() if isinstance(v, FetchFailure)]
+        progress = Progress(len(specs), "reading Zendesk")
+        try:
+            with interrupt.cooperative() as stop:
+                state, requests, _ = fetch_live(
+                    specs,
+                    settings,
+                    credentials,
+                    share=settings.rate_limit_share,
+                    progress=progress,
+                    limits=run_limits(settings, max_minutes, stop),
+                )
+        finally:
+            progress.close()
+        taken = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        _write(output, snapshot_to_json(state, taken))
+    failed = [v for v in state.values() if isinstance(v, FetchFailure)]
     click.echo(
         f"{len(state)} orgs written to {output} ({requests} Zendesk requests); "
         f"{len(failed)} missing or unreadable",
         err=True,
     )
-    unknown = [
-        k for k, v in state.items() if isinstance(v, FetchFailure) and v.state.value == "unknown"
-    ]
     interrupt.check()
-    raise Exit(EXIT_UNKNOWN if unknown else EXIT_OK)
+    raise Exit(EXIT_UNKNOWN if any(v.state is FetchState.UNKNOWN for v in failed) else EXIT_OK)
 
 
 @cli.command(
@@ -548,15 +570,8 @@ def import_cmd(
     Exit 0 when every file was written; 1 when an org does not exist, a file is in the way, or
     a written file needs fixing by hand; 4 when some org could not be read.
     """
-    from checker import importer
-    from checker.live.zendesk import (
-        CredentialsMissing,
-        CredentialsRefused,
-        ZendeskError,
-        ZendeskReader,
-        credential_variables,
-        credentials_from_env,
-    )
+    from checker.live.zendesk import credentials_from_env
+    from checker.usecases.import_orgs import ImportRequest, run_import
 
     validation, settings = _validated(config_dir)
     if sum(bool(x) for x in (org_ids, query, with_collaboration_project)) != 1:
@@ -564,81 +579,27 @@ def import_cmd(
     name = instance or settings.default_instance
     if name not in settings.instances:
         raise click.UsageError(f"--instance {name!r} is not configured in checker.yaml")
-    inst = settings.instance(name)
-    try:
-        creds = credentials_from_env(inst, settings, os.environ)
-    except CredentialsMissing as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    declared = {s.org_id: s.path for s in validation.specs if s.instance == name}
-    with ZendeskReader(
-        inst,
-        creds,
-        share=settings.rate_limit_share,
-        concurrency=settings.max_concurrency,
-        timeout=settings.request_timeout,
-        retries=settings.retries,
-        backoff=settings.retry_backoff,
-        max_user_pages=settings.max_user_pages,
-    ) as reader:
-        ids = list(org_ids)
-        try:
-            if not ids:
-                # --search reads every match (export search pages by cursor, without the
-                # 1,000-result cap of plain search) or fails: never a silently short list.
-                ids = reader.list_org_ids(
-                    query=query,
-                    with_field=inst.field_key("collaboration_project_id")
-                    if with_collaboration_project
-                    else None,
-                )
-            todo = [i for i in ids if i not in declared]
-            for org_id in sorted(set(ids) - set(todo)):
-                click.echo(
-                    f"org {org_id}: already declared in {declared[org_id]}; skipped", err=True
-                )
-            live = reader.fetch(todo)
-        except CredentialsRefused as e:
-            raise _fail(EXIT_USAGE, f"{e}; check {credential_variables(name, settings)}") from None
-        except ZendeskError as e:
-            raise _fail(EXIT_UNKNOWN, f"nothing was imported: {e}") from None
-    code = EXIT_OK
-    written: set[Path] = set()
-    for org_id in sorted(live):
-        value = live[org_id]
-        if isinstance(value, FetchFailure):
-            if value.state is FetchState.MISSING:
-                click.echo(f"org {org_id}: not imported: Zendesk has no such org", err=True)
-                code = max(code, EXIT_INVALID)
-            else:
-                click.echo(f"org {org_id}: not imported: {value.message}", err=True)
-                code = EXIT_UNKNOWN
-            continue
-        path = importer.target_path(value, settings.orgs_dir)
-        # A file written earlier in this run is never overwritten, not even with --force.
-        if path in written or (path.exists() and not force):
-            path = path.with_name(f"{path.stem}-{org_id}.yaml")
-        if path in written or (path.exists() and not force):
-            click.echo(f"org {org_id}: {path} exists; not overwritten (use --force)", err=True)
-            code = max(code, EXIT_INVALID)
-            continue
-        written.add(path)
-        text = importer.render(importer.org_document(value, settings, _today()))
-        _write(path, text)
-        problems = [
-            f
-            for f in check_org_file(path, display_path(path), settings, _today()).findings
-            if f.severity == "error"
-        ]
-        for f in problems:
-            click.echo(render_findings.line(f), err=True)
-        click.echo(
-            f"org {org_id}: wrote {display_path(path)}"
-            + (" (fix the problems above)" if problems else ""),
-            err=True,
+    request = ImportRequest(name, org_ids, query, with_collaboration_project, force)
+    with _failures(not_done="nothing was imported: "):
+        credentials = credentials_from_env(settings.instance(name), settings, os.environ)
+        results = run_import(
+            request,
+            settings,
+            validation.specs,
+            credentials,
+            today=_today(),
+            say=lambda line: click.echo(line, err=True),
         )
-        if problems:
-            code = EXIT_INVALID if code == EXIT_OK else code
-    raise Exit(code)
+    raise Exit(_import_exit(results))
+
+
+def _import_exit(results: Sequence[ImportResult]) -> int:
+    """4 when some org could not be read; 1 when one is missing, in the way or needs fixing."""
+    from checker.usecases.import_orgs import ImportResult
+
+    if ImportResult.UNREADABLE in results:
+        return EXIT_UNKNOWN
+    return EXIT_OK if all(r is ImportResult.WRITTEN for r in results) else EXIT_INVALID
 
 
 @cli.command(
@@ -683,73 +644,36 @@ def reconcile_cmd(
     refused token, 4 when some GitLab action failed (the rest was still done), when another
     run held the lock, or (without --report) when some org could not be checked.
     """
-    from checker.checking import check_credentials, run_drift, run_limits
-    from checker.live.zendesk import CredentialsMissing, CredentialsRefused
+    from checker.live.zendesk import CredentialsMissing
+    from checker.live.zendesk_api import check_credentials
     from checker.reconcile import run as reconcile
-    from checker.tracker.types import GitLabAuthError, GitLabError
 
     validation, settings = _validated(config_dir)
+    where = _gitlab_where(os.environ)
     missing = [f"set {', '.join(m)}" for m in [_missing_gitlab(os.environ)] if m]
     if not reports:
         try:
             check_credentials(validation.specs, settings, os.environ)
-        except CredentialsMissing as e:
+        except CredentialsMissing as e:  # named in one line with the GitLab variables
             missing.append(str(e))
     if missing:
         raise _fail(EXIT_USAGE, "; ".join(missing) + "; nothing was done")
-    try:
+    with _failures(where=where):
         gitlab = reconcile.connect_from_env(os.environ, settings)
-    except GitLabError as e:
-        raise _fail(EXIT_USAGE, f"{e} ({_gitlab_where(os.environ)})") from None
     unchecked = 0
-    if reports:
-        try:
+    with _failures():
+        if reports:
             loaded = reconcile.load_reports(list(reports), settings, validation.specs)
-        except reconcile.ReconcileInputError as e:
-            raise _fail(EXIT_INVALID, str(e)) from None
-    else:
-        try:
-            credentials = check_credentials(validation.specs, settings, os.environ)
-        except CredentialsMissing as e:
-            raise _fail(EXIT_USAGE, str(e)) from None
-        progress = Progress(len(validation.specs), "checking Zendesk")
-        try:
-            with interrupt.cooperative() as stop:
-                loaded = [
-                    run_drift(
-                        validation.specs,
-                        settings,
-                        today=_today(),
-                        scope="full",
-                        shard=None,
-                        credentials=credentials,
-                        progress=progress,
-                        limits=run_limits(settings, None, stop),
-                    )
-                ]
-        except CredentialsRefused as e:
-            raise _fail(EXIT_USAGE, str(e)) from None
-        finally:
-            progress.close()
-        interrupt.check()  # never act on GitLab after an interrupted check
-        # The same plain lines as `checker drift`: what could not be checked, and the totals.
-        for org in loaded[0].orgs:
-            if org.status is OrgStatus.UNKNOWN:
-                click.echo(
-                    f"org {org.org_id} ({drift_text.cell(org.name, 60)}): could not be checked: "
-                    f"{drift_text.cell(org.error, 200)}",
-                    err=True,
-                )
-        click.echo(drift_text.summary_line(loaded[0]), err=True)
-        unchecked = loaded[0].count(OrgStatus.UNKNOWN)
-    stale = [r for r in loaded if r.source != "live"]
-    if stale and not dry_run:
+        else:
+            loaded = [_drift_before_reconcile(validation, settings)]
+            unchecked = loaded[0].count(OrgStatus.UNKNOWN)
+    if any(r.source != "live" for r in loaded) and not dry_run:
         raise _fail(
             EXIT_INVALID,
             "a report made from a snapshot is not evidence of Zendesk's state now; reconcile "
             "acts only on live reports (--dry-run previews the plan)",
         )
-    try:
+    with _failures(not_done="nothing was changed: ", where=where):
         outcome = reconcile.run_reconcile(
             settings,
             loaded,
@@ -760,14 +684,6 @@ def reconcile_cmd(
             first_run_gate=True,
             lock_wait=lock_wait,
         )
-    except reconcile.ReconcileInputError as e:
-        raise _fail(EXIT_INVALID, str(e)) from None
-    except GitLabAuthError as e:
-        raise _fail(EXIT_USAGE, f"{e} ({_gitlab_where(os.environ)})") from None
-    except GitLabError as e:
-        raise _fail(
-            EXIT_UNKNOWN, f"nothing was changed: {e} ({_gitlab_where(os.environ)})"
-        ) from None
     if plan_output is not None:
         _write(plan_output, json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False) + "\n")
         if outcome.first_run is not None:
@@ -780,6 +696,40 @@ def reconcile_cmd(
             EXIT_UNKNOWN, f"{unchecked} org(s) could not be checked; they were left as they are"
         )
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
+
+
+def _drift_before_reconcile(validation: Validation, settings: Settings) -> DriftReport:
+    """Without --report, reconcile checks Zendesk first, printing what `checker drift` prints
+    in a log: what could not be checked, and the totals. Never acts after an interrupt."""
+    from checker.live.zendesk_api import ZendeskSource, check_credentials
+    from checker.usecases.drift import run_drift, run_limits
+
+    source = ZendeskSource(settings, check_credentials(validation.specs, settings, os.environ))
+    progress = Progress(len(validation.specs), "checking Zendesk")
+    try:
+        with interrupt.cooperative() as stop:
+            report = run_drift(
+                validation.specs,
+                settings,
+                source,
+                today=_today(),
+                scope="full",
+                shard=None,
+                progress=progress,
+                limits=run_limits(settings, None, stop),
+            )
+    finally:
+        progress.close()
+    interrupt.check()  # never act on GitLab after an interrupted check
+    for org in report.orgs:
+        if org.status is OrgStatus.UNKNOWN:
+            click.echo(
+                f"org {org.org_id} ({drift_text.cell(org.name, 60)}): could not be checked: "
+                f"{drift_text.cell(org.error, 200)}",
+                err=True,
+            )
+    click.echo(drift_text.summary_line(report), err=True)
+    return report
 
 
 @cli.command(
@@ -843,9 +793,9 @@ def report_cmd(
     The HTML page makes no network request. Exit 0 when written, 1 for unusable reports or plan,
     2 when the output cannot be written.
     """
-    from checker import fleet
+    from checker.usecases import report as fleet
 
-    try:
+    with _failures():
         built = fleet.build(
             reports,
             plan_path=plan_path,
@@ -853,8 +803,6 @@ def report_cmd(
             redact_contacts=redact_contacts,
             warn=lambda line: click.echo(f"checker: warning: {line}", err=True),
         )
-    except fleet.FleetInputError as e:
-        raise _fail(EXIT_INVALID, str(e)) from None
     if fmt == "html":
         text = _report_page(config_dir, built)
     elif fmt == "json":
@@ -915,9 +863,7 @@ def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
     The note is found again by a hidden marker and edited in place, never repeated.
     Exit 0 when written, 2 for missing GitLab settings, 4 when GitLab failed.
     """
-    from checker.reconcile import run as reconcile
-    from checker.tracker.types import GitLabAuthError, GitLabConfigError, GitLabError
-    from checker.usecases.mr_preview import upsert_preview_note
+    from checker.usecases.preview import write_preview_note
 
     settings, problems = load_settings(config_dir)
     if settings is None:
@@ -926,17 +872,9 @@ def preview_note_cmd(config_dir: Path, path: Path, mr_iid: int) -> None:
     missing = _missing_gitlab(os.environ)
     if missing:
         raise _fail(EXIT_USAGE, f"set {', '.join(missing)}; no note was written")
-    where = _gitlab_where(os.environ, mr_iid)
-    try:
-        gitlab = reconcile.connect_from_env(os.environ, settings)
-        outcome = upsert_preview_note(gitlab, mr_iid, path.read_text(encoding="utf-8"))
-    except GitLabConfigError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    except GitLabAuthError as e:
-        raise _fail(EXIT_USAGE, f"{e} ({where})") from None
-    except GitLabError as e:
-        raise _fail(EXIT_UNKNOWN, f"{e} ({where})") from None
-    click.echo(f"drift preview note {outcome} on merge request !{mr_iid}", err=True)
+    with _failures(where=_gitlab_where(os.environ, mr_iid)):
+        done = write_preview_note(settings, os.environ, mr_iid, path.read_text(encoding="utf-8"))
+    click.echo(f"drift preview note {done} on merge request !{mr_iid}", err=True)
     raise Exit(EXIT_OK)
 
 
@@ -994,9 +932,9 @@ def init_cmd(
     and a README section for CSMs. Never overwrites a file without --force; a second run
     changes nothing. Exit 0 when done, 2 on a bad flag or a file that cannot be written.
     """
-    from checker import scaffold
+    from checker.usecases import init as scaffold
 
-    try:
+    with _failures():
         options = scaffold.InitOptions(
             instances=tuple(scaffold.parse_instance(i) for i in instances),
             checker_project=checker_project.strip().removeprefix("https://").rstrip("/"),
@@ -1005,8 +943,6 @@ def init_cmd(
             image=image,
         )
         outcomes = scaffold.decide(directory, scaffold.plan_init(options), force=force)
-    except scaffold.InitError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
     verb = {
         "create": "would create" if dry_run else "created",
         "overwrite": "would overwrite" if dry_run else "overwrote",
@@ -1015,10 +951,8 @@ def init_cmd(
         "kept": "kept (it differs; --force overwrites it)",
     }
     if not dry_run:
-        try:
+        with _failures():
             scaffold.write(directory, outcomes)
-        except OSError as e:
-            raise _fail(EXIT_USAGE, f"cannot write in {directory}: {e.strerror or e}") from None
     for outcome in outcomes:
         click.echo(f"{verb[outcome.action]}: {outcome.path}")
     kept = [o.path for o in outcomes if o.action == "kept"]
@@ -1054,19 +988,14 @@ def retire_cmd(config_dir: Path, dry_run: bool) -> None:
     """
     from checker.reconcile import run as reconcile
     from checker.reconcile.retire import run_retire
-    from checker.tracker.types import GitLabAuthError, GitLabError
 
     settings, problems = load_settings(config_dir)
     if settings is None:
         click.echo(render_findings.text(problems), nl=False, err=True)
         raise Exit(EXIT_INVALID)
-    try:
+    with _failures(not_done="nothing was changed: "):
         gitlab = reconcile.connect_from_env(os.environ, settings)
         outcome = run_retire(settings, gitlab, dry_run=dry_run, out=click.echo, environ=os.environ)
-    except GitLabAuthError as e:
-        raise _fail(EXIT_USAGE, str(e)) from None
-    except GitLabError as e:
-        raise _fail(EXIT_UNKNOWN, f"nothing was changed: {e}") from None
     raise Exit(EXIT_UNKNOWN if outcome.incomplete else EXIT_OK)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from checker.models import (
+from checker.domain.models import (
     DriftItem,
     DriftKind,
     DriftReport,
@@ -14,7 +14,7 @@ from checker.models import (
     OrgDrift,
     OrgStatus,
 )
-from checker.schema import DRIFT_REPORT_SCHEMA, validator
+from checker.load.schema import DRIFT_REPORT_SCHEMA, validator
 
 REPORT_SCHEMA_VERSION = 1
 

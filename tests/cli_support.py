@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from checker.schema import DRIFT_REPORT_SCHEMA, validator
+from checker.load.schema import DRIFT_REPORT_SCHEMA, validator
 from tests.fakes.zendesk_server import FakeZendesk
 
 ROOT = Path(__file__).resolve().parent.parent

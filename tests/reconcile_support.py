@@ -9,12 +9,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from checker.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgSpec, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgSpec, OrgStatus
+from checker.domain.settings import Settings
+from checker.load.settings import load_settings
+from checker.load.validate import validate
 from checker.reconcile.reportset import fingerprint
 from checker.reconcile.run import ReconcileOutcome, run_reconcile
-from checker.settings import Settings, load_settings
 from checker.tracker.gitlab import GitLabConfig, GitLabProject, connect
-from checker.validate import validate
 from tests.fakes.gitlab_server import FakeGitLab
 
 ROOT = Path(__file__).resolve().parent.parent

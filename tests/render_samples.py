@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
 
 ZD = "https://support.zendesk.example/agent/organizations/{}/tickets"
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from checker.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, OrgDrift, OrgStatus
 from checker.report import to_json
 
 ROOT = Path(__file__).resolve().parent.parent

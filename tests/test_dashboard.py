@@ -10,7 +10,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from checker.models import DriftItem, DriftKind, OrgSpec, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, OrgSpec, OrgStatus
 from checker.reconcile.actions import Plan
 from checker.reconcile.markers import Marker, with_marker
 from checker.reconcile.placeholders import PLACEHOLDER_RE

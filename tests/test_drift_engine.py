@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from checker.drift import build_report, compare
-from checker.models import (
+from checker.domain.drift import build_report, compare
+from checker.domain.models import (
     UNMANAGED,
     Contact,
     DriftItem,
@@ -27,7 +27,7 @@ from checker.models import (
     Suppression,
     Truth,
 )
-from checker.settings import DEFAULT_FIELD_KEYS, DEFAULT_TRUTH, Instance, Settings
+from checker.domain.settings import DEFAULT_FIELD_KEYS, DEFAULT_TRUTH, Instance, Settings
 
 TODAY = dt.date(2026, 11, 20)
 ORG_ID = 360001234501

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import DriftItem, DriftKind, DriftReport
+from checker.domain.models import DriftItem, DriftKind, DriftReport
 from checker.render import drift_text
 from checker.render.presentation import (
     TypoPair,
@@ -137,9 +137,9 @@ def test_text_diff_shows_the_differing_lines_with_whitespace_visible() -> None:
 def test_readme_shows_the_real_80_column_table_of_the_demo() -> None:
     import datetime as dt
 
-    from checker.checking import run_drift
-    from checker.snapshot import from_json
-    from checker.validate import validate
+    from checker.live.snapshot import SnapshotSource, from_json
+    from checker.load.validate import validate
+    from checker.usecases.drift import run_drift
 
     root = Path(__file__).resolve().parent.parent
     today = dt.date(2026, 11, 20)  # the Makefile's DEMO_DATE
@@ -147,7 +147,12 @@ def test_readme_shows_the_real_80_column_table_of_the_demo() -> None:
     assert result.settings is not None
     snapshot = from_json((root / "examples/snapshot.json").read_text(encoding="utf-8"))
     report = run_drift(
-        result.specs, result.settings, today=today, scope="full", shard=None, snapshot=snapshot
+        result.specs,
+        result.settings,
+        SnapshotSource(snapshot),
+        today=today,
+        scope="full",
+        shard=None,
     )
     readme = (root / "README.md").read_text(encoding="utf-8")
     shown = readme.split("<!-- example:drift-80 -->\n```text\n", 1)[1].split("```", 1)[0]

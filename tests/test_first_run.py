@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import DriftReport, OrgStatus
+from checker.domain.models import DriftReport, OrgStatus
+from checker.domain.settings import Settings
 from checker.reconcile.first_run import CONFIRM_VARIABLE, PENDING
 from checker.reconcile.run import ReconcileOutcome, run_reconcile
 from checker.report import to_json
-from checker.settings import Settings
 from tests.cli_support import run as run_cli
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, InfoItem, OrgDrift, OrgStatus
 from checker.reconcile.notes import change_note as _change_note
 from checker.render import tracker
 from checker.render.inert import inline

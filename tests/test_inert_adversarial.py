@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgDrift, OrgStatus
 from checker.reconcile.dashboard import ref_cell as _ref_cell
 from checker.reconcile.markers import Marker, item_fingerprint, with_marker
 from checker.reconcile.notes import change_note as _change_note

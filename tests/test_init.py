@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from checker import scaffold
-from checker.settings import load_settings
+from checker.load.settings import load_settings
+from checker.usecases import init as scaffold
 from tests.cli_support import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,7 +204,7 @@ def test_image_source_skips_pip(tmp_path: Path) -> None:
 
 def test_the_org_file_modeline_finds_the_copied_schema(tmp_path: Path) -> None:
     """The first line `checker import` writes resolves in an initialised repository."""
-    from checker.importer import HEADER
+    from checker.usecases.import_orgs import HEADER
 
     repo = _git_repo(tmp_path / "adopter")
     assert run(INIT, repo, ENV).returncode == 0

@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from checker.models import DriftItem, DriftKind
+from checker.domain.models import DriftItem, DriftKind
 from checker.reconcile.markers import item_fingerprint
 from checker.reconcile.notes import change_note as _change_note
 from checker.render import tracker

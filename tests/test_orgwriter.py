@@ -6,8 +6,8 @@ import difflib
 
 import pytest
 
+from checker.domain.models import DriftItem, DriftKind
 from checker.edit.orgwriter import OrgWriteError, adopt
-from checker.models import DriftItem, DriftKind
 
 COMMENTED = """\
 # yaml-language-server: $schema=../../schemas/org.schema.json

@@ -19,11 +19,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from checker.keyindex import _NUMBER_OR_WORD, display_paths, scan_keys
-from checker.orgfile import check_org_file
-from checker.settings import Settings, display_path, load_settings
-from checker.validate import discover, validate
-from checker.yamlload import _resolve_plain
+from checker.domain.settings import Settings
+from checker.load.keyindex import _NUMBER_OR_WORD, display_paths, scan_keys
+from checker.load.orgfile import check_org_file
+from checker.load.settings import display_path, load_settings
+from checker.load.validate import discover, validate
+from checker.load.yamlload import resolve_plain as _resolve_plain
 
 from .conftest import ROOT, SETTINGS
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import OrgStatus
+from checker.domain.models import OrgStatus
 from checker.reconcile.actions import Lookup
 from checker.reconcile.markers import Ack, Marker, with_marker
 from checker.reconcile.plan import make_plan

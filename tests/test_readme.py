@@ -9,7 +9,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from checker import cli as cli_module
-from checker.schema import ORG_SCHEMA, SETTINGS_SCHEMA, load_schema
+from checker.load.schema import ORG_SCHEMA, SETTINGS_SCHEMA, load_schema
 
 from .conftest import ROOT
 
@@ -103,7 +103,7 @@ def test_quick_start_names_two_commands_that_exist() -> None:
 
 
 def test_examples_in_readme_are_valid_org_files(tmp_path: Path) -> None:
-    from checker.validate import validate
+    from checker.load.validate import validate
 
     example = re.search(r"```yaml\n(# yaml-language-server.*?)```", README, re.S)
     assert example is not None

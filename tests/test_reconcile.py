@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import DriftItem, DriftKind, DriftReport, OrgSpec, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, OrgSpec, OrgStatus
 from checker.reconcile.markers import Marker
 from checker.reconcile.run import ReconcileInputError, connect_from_env, load_reports
 from checker.report import to_json

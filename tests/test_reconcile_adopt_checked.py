@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from checker.drift import norm_email
-from checker.emails import canonical
-from checker.models import DriftItem, DriftKind, OrgSpec
-from checker.validate import validate
+from checker.domain.emails import canonical
+from checker.domain.models import DriftItem, DriftKind, OrgSpec
+from checker.domain.normalise import norm_email
+from checker.load.validate import validate
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (
     Runner,
@@ -183,7 +183,7 @@ def test_idn_emails_are_valid_and_equal_in_either_form(
 
 
 def test_a_suppression_matches_either_form_of_an_idn_email() -> None:
-    from checker.models import Suppression
+    from checker.domain.models import Suppression
 
     ignore = Suppression("support_contacts", "Bot@Bücher.example", "integration user", TODAY)
     assert ignore.covers("support_contacts", canonical("bot@bücher.example"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import OrgStatus
+from checker.domain.models import OrgStatus
 from checker.reconcile.lock import LOCK_BRANCH, LOCK_FILE
 from checker.reconcile.markers import Marker
 from checker.report import to_json

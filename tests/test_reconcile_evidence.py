@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from checker.models import DriftReport, OrgSpec, OrgStatus
+from checker.domain.models import DriftReport, OrgSpec, OrgStatus
 from checker.reconcile.reportset import ReportSetError, check_against, combine, settings_hash
 from checker.reconcile.run import ReconcileInputError, load_reports
 from checker.report import to_dict

@@ -28,10 +28,10 @@ from typing import Any
 import gitlab.utils
 import pytest
 
-from checker.models import DriftReport, OrgSpec, OrgStatus
+from checker.domain.models import DriftReport, OrgSpec, OrgStatus
+from checker.domain.settings import Settings
 from checker.reconcile.markers import Marker
 from checker.reconcile.run import ReconcileOutcome
-from checker.settings import Settings
 from tests.conftest import SETTINGS
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.reconcile_support import (

@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from checker.checking import check_credentials, run_drift
-from checker.models import OrgStatus
+from checker.domain.models import OrgStatus
+from checker.live.zendesk_api import ZendeskSource, check_credentials
+from checker.load.validate import validate
 from checker.reconcile.run import run_reconcile
-from checker.validate import validate
+from checker.usecases.drift import run_drift
 from tests.cli_support import EMAIL, GOV_TOKEN, TOKEN
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.zendesk_server import FakeZendesk
@@ -50,10 +51,10 @@ def test_ten_alternating_runs_neither_open_nor_close(
             report = run_drift(
                 validation.specs,
                 settings,
+                ZendeskSource(settings, credentials),
                 today=TODAY,
                 scope="full",
                 shard=None,
-                credentials=credentials,
             )
             [northwind] = [o for o in report.orgs if o.org_id == NORTHWIND]
             statuses.append(northwind.status)

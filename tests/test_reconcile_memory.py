@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import OrgSpec, OrgStatus
+from checker.domain.models import OrgSpec, OrgStatus
+from checker.domain.settings import Settings
 from checker.reconcile.actions import OrgPlan, Plan
 from checker.reconcile.execute import DryRunWriter, GitLabWriter, execute
 from checker.reconcile.markers import Marker
 from checker.reconcile.run import ReconcileOutcome, run_reconcile
-from checker.settings import Settings
 from tests.reconcile_support import am_id, load, org_drift, report, write_org
 from tests.tracker_fake import MemoryGitLab
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import OrgSpec, OrgStatus
+from checker.domain.models import OrgSpec, OrgStatus
 from checker.reconcile.markers import Marker
 from checker.reconcile.section import END_LINE
 from tests.fakes.gitlab_server import FakeGitLab

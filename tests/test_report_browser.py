@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from checker import fleet
-from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
 from checker.render import drift_html
+from checker.usecases import report as fleet
 from tests.report_support import (
     AXE,
     REPO,

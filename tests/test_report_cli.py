@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from checker import fleet
-from checker.models import DriftItem, DriftKind, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, OrgStatus
 from checker.render import drift_html, drift_markdown, drift_text
 from checker.report import from_json, to_json
+from checker.usecases import report as fleet
 from tests.cli_support import run
 from tests.fakes.gitlab_server import FakeGitLab
 from tests.fakes.zendesk_server import FakeZendesk

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import DriftItem, DriftKind, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, OrgDrift, OrgStatus
+from checker.load.settings import load_settings
+from checker.load.validate import validate
 from checker.render import tracker
 from checker.render.request_form import default_text
-from checker.settings import load_settings
-from checker.validate import validate
 
 ZD = "https://acme.zendesk.example/agent/organizations/7/tickets"
 FILE_URL = "https://gitlab.example/support/orgs/-/blob/main/config/orgs/acme.yaml"

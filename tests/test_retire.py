@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.models import OrgStatus
+from checker.domain.models import OrgStatus
 from checker.reconcile.first_run import PENDING
 from checker.reconcile.retire import NOTE, run_retire
 from checker.reconcile.run import run_reconcile

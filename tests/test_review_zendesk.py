@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from checker.checking import Shard
-from checker.drift import build_report
+from checker.domain.drift import build_report
+from checker.domain.models import Contact, FetchFailure, LiveOrg, OrgSpec
+from checker.domain.selection import Shard
+from checker.domain.settings import DEFAULT_FIELD_KEYS, Instance
 from checker.live.zendesk import Credentials, Pacer, ZendeskReader
-from checker.models import Contact, FetchFailure, LiveOrg, OrgSpec
-from checker.settings import DEFAULT_FIELD_KEYS, Instance
 from tests.cli_support import drift_json, env_for, run
 from tests.fakes.zendesk_server import FakeZendesk, _Response
 from tests.test_zendesk_reader import EMAIL, TOKEN, settings, states

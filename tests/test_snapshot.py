@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from checker.drift import build_report
-from checker.models import (
+from checker.domain.drift import build_report
+from checker.domain.models import (
     DriftKind,
     FetchFailure,
     FetchState,
@@ -19,8 +19,8 @@ from checker.models import (
     OrgDrift,
     OrgStatus,
 )
-from checker.snapshot import SNAPSHOT_VERSION, SnapshotError, from_json, to_dict, to_json
-from checker.validate import validate
+from checker.live.snapshot import SNAPSHOT_VERSION, SnapshotError, from_json, to_dict, to_json
+from checker.load.validate import validate
 
 from .conftest import ROOT
 

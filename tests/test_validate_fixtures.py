@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.validate import validate
+from checker.load.validate import validate
 
 from .conftest import FIXTURES
 

@@ -23,11 +23,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from checker.models import Finding
-from checker.orgfile import check_org_file
+from checker.domain.models import Finding
+from checker.domain.settings import Settings
+from checker.load.orgfile import check_org_file
+from checker.load.settings import load_settings
+from checker.load.validate import validate
 from checker.render.findings import line as render_line
-from checker.settings import Settings, load_settings
-from checker.validate import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples" / "config" / "orgs").glob("*.yaml"))

@@ -12,8 +12,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from checker.load.validate import validate
 from checker.render.findings import codequality
-from checker.validate import validate
 
 from .conftest import FIXTURES, ROOT, SETTINGS
 
@@ -164,7 +164,7 @@ def test_broken_settings_are_reported_at_their_line(tmp_path: Path) -> None:
 
 
 def test_codequality_duplicate_fingerprints_are_made_unique() -> None:
-    from checker.models import Finding
+    from checker.domain.models import Finding
 
     f = Finding("a.yaml", 1, 1, "x", "same", locator="k")
     items = json.loads(codequality([f, f]))

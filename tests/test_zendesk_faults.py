@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checker.drift import build_report
+from checker.domain.drift import build_report
+from checker.domain.models import Contact, OrgSpec
+from checker.domain.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from checker.live.zendesk import Credentials, ZendeskReader
-from checker.models import Contact, OrgSpec
-from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from tests.fakes.fault_proxy import FAULTS, FaultProxy, Recorder
 from tests.fakes.zendesk_server import FakeZendesk
 

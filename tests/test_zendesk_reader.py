@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from checker.drift import build_report
+from checker.domain.drift import build_report
+from checker.domain.models import FetchFailure, FetchState, LiveOrg, OrgSpec, OrgStatus
+from checker.domain.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from checker.live.zendesk import (
     Credentials,
     CredentialsMissing,
@@ -21,8 +23,6 @@ from checker.live.zendesk import (
     ZendeskReader,
     credentials_from_env,
 )
-from checker.models import FetchFailure, FetchState, LiveOrg, OrgSpec, OrgStatus
-from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from tests.fakes.zendesk_server import FakeZendesk
 
 EMAIL, TOKEN = "bot@example.example", "s3cret-token-value"
@@ -83,7 +83,7 @@ def settings() -> Settings:
 
 def spec(org_id: int) -> OrgSpec:
     """What the file says: exactly what the seeded server holds."""
-    from checker.models import Contact
+    from checker.domain.models import Contact
 
     return OrgSpec(
         path=f"config/orgs/org-{org_id}.yaml",

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import requests
 
-from checker.drift import build_report, compare
+from checker.domain.drift import build_report, compare
+from checker.domain.models import Contact, DriftKind, LiveContact, LiveOrg, OrgSpec, Suppression
+from checker.domain.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from checker.live.pacing import Pacer, rate_headers
 from checker.live.transport import rebase
 from checker.live.zendesk import Credentials, ZendeskReader
-from checker.models import Contact, DriftKind, LiveContact, LiveOrg, OrgSpec, Suppression
-from checker.settings import DEFAULT_FIELD_KEYS, Instance, Settings
 from checker.tracker import gitlab as gl
 from tests.fakes.fault_proxy import FaultProxy, Recorder
 from tests.fakes.gitlab_server import DEFAULT_TOKEN, FakeGitLab
@@ -276,7 +276,7 @@ def test_gitlab_requests_have_a_whole_request_deadline() -> None:
 
 
 def test_settings_refuse_userinfo_in_an_instance_url(tmp_path: Path) -> None:
-    from checker.settings import load_settings
+    from checker.load.settings import load_settings
 
     cfg = tmp_path / "config"
     (cfg / "orgs").mkdir(parents=True)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from checker.domain.models import LiveOrg
+from checker.domain.settings import DEFAULT_FIELD_KEYS, Instance
 from checker.live.transport import ForeignOrigin, rebase
 from checker.live.zendesk import Credentials, ZendeskReader
-from checker.models import LiveOrg
-from checker.settings import DEFAULT_FIELD_KEYS, Instance
 from tests.fakes.fault_proxy import Recorder
 from tests.test_review_zendesk import QuirkyZendesk
 

@@ -14,12 +14,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.drift import salesforce_key
+from checker.domain.normalise import salesforce_key
+from checker.domain.models import DriftItem, OrgSpec
+from checker.domain.settings import Settings
 from checker.edit.orgwriter import Adoption, OrgWriteError, adopt
-from checker.models import DriftItem, OrgSpec
-from checker.orgfile import check_loaded
-from checker.settings import Settings
-from checker.yamlload import YamlLoadError, load_yaml
+from checker.load.orgfile import check_loaded
+from checker.load.yamlload import YamlLoadError, load_yaml
 
 __all__ = ["REFUSED", "CheckedAdoption", "checked_adoption", "problem"]
 

@@ -23,8 +23,8 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 
-from checker.emails import canonical
-from checker.models import DriftItem, DriftKind
+from checker.domain.emails import canonical
+from checker.domain.models import DriftItem, DriftKind
 
 __all__ = ["Adoption", "OrgWriteError", "adopt"]
 

@@ -36,6 +36,8 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Organization, User
 from zenpy.lib.exception import RecordNotFoundException
 
+from checker.domain.models import FetchFailure, FetchState, LiveOrg
+from checker.domain.settings import Instance, without_userinfo
 from checker.interrupt import RunLimits
 from checker.live import zendesk_listing as listing
 from checker.live import zendesk_shapes as shapes
@@ -51,8 +53,6 @@ from checker.live.zendesk_auth import (
 )
 from checker.live.zendesk_listing import Check, Listing, RateLimited
 from checker.live.zendesk_shapes import ShapeError
-from checker.models import FetchFailure, FetchState, LiveOrg
-from checker.settings import Instance, without_userinfo
 
 SHOW_MANY_LIMIT = 100
 #: the longest a 429's Retry-After is obeyed (real answers were seen asking for 93 s)

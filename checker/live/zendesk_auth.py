@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from checker.settings import Instance, Settings
+from checker.domain.settings import Instance, Settings
 
 
 class ZendeskError(Exception):

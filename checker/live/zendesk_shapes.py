@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from checker.domain.models import LiveContact, LiveOrg, Scalar
 from checker.live.transport import rebase
-from checker.models import LiveContact, LiveOrg, Scalar
 
 #: values that leave a custom field unset
 UNSET: tuple[object, ...] = (None, "", [], False)

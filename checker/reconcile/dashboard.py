@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.models import OrgSpec
+from checker.domain.models import OrgSpec
 from checker.reconcile.actions import Action
 from checker.reconcile.markers import RESOLVED, Ack, Kind, Marker, OrgKey, body_hash, outside_of
 from checker.reconcile.placeholders import PLACEHOLDER_RE

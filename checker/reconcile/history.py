@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from checker.domain.settings import Settings
 from checker.reconcile.actions import Lookup
 from checker.reconcile.markers import Marker, branch_for
 from checker.reconcile.state import GitLabState
-from checker.settings import Settings
 from checker.tracker.port import GitLabPort
 from checker.tracker.types import TrackedIssue, TrackedMergeRequest
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from checker.models import DriftItem, OrgDrift
+from checker.domain.models import DriftItem, OrgDrift
 from checker.reconcile.actions import Action, Target
 from checker.reconcile.markers import (
     RESOLVED,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from checker.models import DriftItem, DriftKind, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, OrgStatus
 from checker.reconcile import section
 
 OrgKey = tuple[str, int]

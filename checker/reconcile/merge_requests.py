@@ -7,9 +7,10 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from checker.domain.models import InfoItem, OrgDrift, OrgSpec, OrgStatus
+from checker.domain.settings import Settings
 from checker.edit.adoptcheck import REFUSED, checked_adoption
 from checker.edit.orgwriter import Adoption, OrgWriteError
-from checker.models import InfoItem, OrgDrift, OrgSpec, OrgStatus
 from checker.reconcile.actions import Action
 from checker.reconcile.markers import (
     RESOLVED,
@@ -26,7 +27,6 @@ from checker.reconcile.markers import (
 )
 from checker.reconcile.placeholders import placeholder
 from checker.render import inert, tracker
-from checker.settings import Settings
 from checker.tracker.types import TrackedMergeRequest
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from checker.models import DriftItem
+from checker.domain.models import DriftItem
 from checker.reconcile.markers import KIND_CODE, digest, item_fingerprint
 from checker.render import inert, tracker
 

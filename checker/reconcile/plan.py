@@ -32,8 +32,9 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from checker.domain.models import DriftItem, OrgDrift, OrgSpec, OrgStatus
+from checker.domain.settings import Settings
 from checker.edit.orgwriter import Adoption
-from checker.models import DriftItem, OrgDrift, OrgSpec, OrgStatus
 from checker.reconcile.actions import Action, Lookup, OrgPlan, Plan
 from checker.reconcile.dashboard import (
     NewDashboard,
@@ -73,7 +74,6 @@ from checker.reconcile.placeholders import placeholder
 from checker.reconcile.reportset import CombinedReport
 from checker.reconcile.state import GitLabState, Index, PlanContext
 from checker.render import tracker
-from checker.settings import Settings
 from checker.tracker.types import TrackedIssue, TrackedMergeRequest
 
 # --------------------------------------------------------------------------- keys & hashes

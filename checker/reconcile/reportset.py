@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.models import DriftReport, Fingerprint, OrgDrift, OrgSpec, OrgStatus
+from checker.domain.models import DriftReport, Fingerprint, OrgDrift, OrgSpec, OrgStatus
+from checker.domain.settings import Settings
 from checker.report import ReportError, from_dict, summary
-from checker.settings import Settings
 
 __all__ = [
     "CombinedReport",

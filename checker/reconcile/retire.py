@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from checker.domain.settings import Settings
 from checker.reconcile.actions import Action
 from checker.reconcile.execute import ActionResult, DryRunWriter, GitLabWriter, Writer
 from checker.reconcile.lock import LockBusy, ReconcileLock
 from checker.reconcile.markers import RESOLVED, Marker, body_of, key_text
 from checker.render.oneline import one_line
-from checker.settings import Settings
 from checker.tracker.port import GitLabPort
 from checker.tracker.types import GitLabError, TrackedIssue, TrackedMergeRequest
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from checker.models import DriftReport, OrgSpec
+from checker.domain.models import DriftReport, OrgSpec
+from checker.domain.settings import Settings
 from checker.reconcile import first_run, reportset
 from checker.reconcile.actions import Lookup, Plan
 from checker.reconcile.execute import (
@@ -43,7 +44,6 @@ from checker.reconcile.reportset import CombinedReport, ReportSetError
 from checker.reconcile.state import GitLabState, PlanContext, files_needed
 from checker.render.oneline import one_line
 from checker.render.tracker import Links
-from checker.settings import Settings
 from checker.tracker.gitlab import GitLabConfig, GitLabProject, connect
 from checker.tracker.port import GitLabPort
 from checker.tracker.types import (

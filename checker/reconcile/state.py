@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from checker.models import OrgSpec, OrgStatus
+from checker.domain.models import OrgSpec, OrgStatus
+from checker.domain.settings import Settings
 from checker.reconcile.actions import Lookup
 from checker.reconcile.markers import (
     BRANCH_PREFIX,
@@ -17,7 +18,6 @@ from checker.reconcile.markers import (
 )
 from checker.reconcile.reportset import CombinedReport
 from checker.render import tracker
-from checker.settings import Settings
 from checker.tracker.types import ProjectInfo, TrackedIssue, TrackedMergeRequest
 
 

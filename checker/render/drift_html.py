@@ -33,12 +33,13 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from checker.fleet import Fleet, RunPoint, Tracked
-from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.models import TEXT_FIELDS, DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.settings import Settings
+from checker.domain.wording import KIND_WORDS
 from checker.reconcile.markers import OrgKey
 from checker.render import inert
 from checker.report import summary
-from checker.settings import Settings
+from checker.usecases.report import Fleet, RunPoint, Tracked
 
 #: C0/C1 controls (but tab and newline), line/paragraph separators, bidi embeddings, overrides,
 #: isolates and marks, zero-width and BOM characters: shown as a visible mark instead
@@ -53,7 +54,6 @@ _JSON_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
-_TEXT_FIELDS = ("notes", "details")
 
 STATUS_WORD = {
     OrgStatus.DRIFTED: "drifted",
@@ -61,12 +61,7 @@ STATUS_WORD = {
     OrgStatus.UNKNOWN: "could not be checked",
     OrgStatus.IN_SYNC: "in sync",
 }
-KIND_WORD = {
-    "changed": "different value",
-    "missing_in_zendesk": "missing in Zendesk",
-    "unexpected_in_zendesk": "unexpected in Zendesk",
-    "contact_name_differs": "contact name differs",
-}
+KIND_WORD = {kind.value: words.label for kind, words in KIND_WORDS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +141,7 @@ def csp_hash(text: str) -> str:
 
 
 def _diff(item: DriftItem) -> list[list[str]] | None:
-    if item.field not in _TEXT_FIELDS:
+    if item.field not in TEXT_FIELDS:
         return None
     before = _shown_str(item.expected).splitlines()
     after = _shown_str(item.actual).splitlines()

@@ -3,7 +3,9 @@
 With a :class:`checker.preview.Baseline` (``drift --changed-since``), each org's drift is split
 into what the merge request introduces and what already drifts on the target branch, and the
 headings say which is which. Notes and details show their differing lines; an email typo is one
-row. Every value from YAML or Zendesk passes through :mod:`checker.render.inert`.
+row. Every value from YAML or Zendesk passes through :mod:`checker.render.inert`, and the
+environment is guarded as every text that goes to GitLab is (:mod:`checker.render.tracker`'s
+``finalize``): an expression that did not pass an inert filter stops the rendering.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 
 import jinja2
 
-from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus
+from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus
+from checker.domain.wording import TYPO_WORD, kind_word
 from checker.render import inert
-from checker.render.drift_text import TYPO_WORD, kind_word
 from checker.render.presentation import TypoPair, is_text_item, present, text_diff
+from checker.render.tracker import Inert
+from checker.render.tracker import environment as guarded_environment
 from checker.report import summary
 from checker.usecases.mr_preview import Baseline, resolved, split
 
@@ -33,17 +37,22 @@ STATUS_BADGE = {
 class Row:
     """One table row, every cell already inert Markdown."""
 
-    field: str
-    difference: str
-    file: str
-    zendesk: str
-    fix: str
+    field: Inert
+    difference: Inert
+    file: Inert
+    zendesk: Inert
+    fix: Inert
+
+    @classmethod
+    def of(cls, field: str, difference: str, file: str, zendesk: str, fix: str) -> Row:
+        """A row of cells composed from inert pieces (and our own words)."""
+        return cls(Inert(field), Inert(difference), Inert(file), Inert(zendesk), Inert(fix))
 
 
 @dataclass(frozen=True, slots=True)
 class Diff:
-    field: str
-    block: str
+    field: Inert
+    block: Inert
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +62,13 @@ class OrgView:
     rows: tuple[Row, ...]
     existing: tuple[Row, ...] = ()
     suppressed: tuple[Row, ...] = ()
-    resolved: tuple[str, ...] = ()
+    resolved: tuple[Inert, ...] = ()
     diffs: tuple[Diff, ...] = ()
     split: bool = False
 
 
-def _value(v: object) -> str:
-    return "*(empty)*" if v is None or v == "" else inert.inline(v)
+def _value(v: object) -> Inert:
+    return Inert("*(empty)*" if v is None or v == "" else inert.inline(v))
 
 
 def _rows(items: Sequence[DriftItem]) -> list[Row]:
@@ -67,7 +76,7 @@ def _rows(items: Sequence[DriftItem]) -> list[Row]:
     for shown in present(items):
         if isinstance(shown, TypoPair):
             rows.append(
-                Row(
+                Row.of(
                     inert.inline(shown.field),
                     TYPO_WORD,
                     inert.inline(shown.in_file),
@@ -81,12 +90,12 @@ def _rows(items: Sequence[DriftItem]) -> list[Row]:
             field += " " + inert.inline(shown.item)
         text = is_text_item(shown)
         rows.append(
-            Row(
+            Row.of(
                 field,
                 kind_word(shown.kind.value),
                 "*(lines below)*" if text else _value(shown.expected),
                 "*(lines below)*" if text else _value(shown.actual),
-                "change Zendesk" if shown.truth == "repo" else "update the file",
+                "change Zendesk" if shown.zendesk_should_change else "update the file",
             )
         )
     return rows
@@ -94,7 +103,7 @@ def _rows(items: Sequence[DriftItem]) -> list[Row]:
 
 def _view(org: OrgDrift, baseline: Baseline | None) -> OrgView:
     suppressed = tuple(
-        Row(
+        Row.of(
             inert.inline(i.field),
             f"{kind_word(i.kind.value)} (suppressed until {inert.inline(i.suppressed_until)})",
             _value(i.expected),
@@ -105,8 +114,8 @@ def _view(org: OrgDrift, baseline: Baseline | None) -> OrgView:
     )
     diffs = tuple(
         Diff(
-            inert.inline(i.field, table=False),
-            inert.block("\n".join(text_diff(i.expected, i.actual))),
+            Inert(inert.inline(i.field, table=False)),
+            Inert(inert.block("\n".join(text_diff(i.expected, i.actual)))),
         )
         for i in org.items
         if is_text_item(i)
@@ -116,9 +125,11 @@ def _view(org: OrgDrift, baseline: Baseline | None) -> OrgView:
     base = baseline.orgs.get((org.instance, org.org_id))
     introduced, existing = split(org, base)
     gone = tuple(
-        inert.inline(i.field, table=False)
-        + (" " + inert.inline(i.item, table=False) if i.item else "")
-        + f": {kind_word(i.kind.value)}"
+        Inert(
+            inert.inline(i.field, table=False)
+            + (" " + inert.inline(i.item, table=False) if i.item else "")
+            + f": {kind_word(i.kind.value)}"
+        )
         for i in resolved(org, base)
     )
     return OrgView(
@@ -132,19 +143,26 @@ def _view(org: OrgDrift, baseline: Baseline | None) -> OrgView:
     )
 
 
+def _inline(value: object, table: bool = True) -> Inert:
+    return Inert(inert.inline(value, table=table))
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
+    """The GitLab-Markdown environment: the tracker's guard (its ``finalize``), these filters."""
+    base = guarded_environment()
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("checker", "templates"),
+        loader=base.loader,
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown, not HTML: inert filters do the escaping  # noqa: S701
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=base.finalize,
     )
-    env.filters["inline"] = inert.inline
-    env.filters["plain"] = inert.plain
-    env.filters["url"] = inert.url
+    env.filters["inline"] = _inline
+    env.filters["plain"] = lambda v: Inert(inert.plain(v))
+    env.filters["url"] = lambda v: Inert(inert.url(v) or "")
     env.filters["value"] = _value
     return env
 
@@ -164,7 +182,7 @@ def render(
             report=report,
             views=views,
             summary=summary(report),
-            badge=STATUS_BADGE,
+            badge={status: Inert(word) for status, word in STATUS_BADGE.items()},
             statuses=OrgStatus,
             baseline=baseline,
             introduced=sum(len(v.rows) for v in views),

@@ -17,7 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.models import DriftItem, DriftReport, OrgDrift, OrgStatus, Scalar
+from checker.domain.wording import TYPO_WORD, kind_word
 from checker.render.presentation import (
     DIFF_LEGEND,
     TypoPair,
@@ -34,21 +35,6 @@ STATUS_WORD = {
     OrgStatus.MISSING: "MISSING",
     OrgStatus.UNKNOWN: "UNKNOWN",
 }
-KIND_WORD = {
-    "changed": "changed",
-    "missing_in_zendesk": "missing in Zendesk",
-    "unexpected_in_zendesk": "unexpected in Zendesk",
-    "contact_name_differs": "contact name differs",
-    "contact_suspended": "contact suspended in Zendesk",
-}
-TYPO_WORD = "looks like a typo"
-
-
-def kind_word(kind: str) -> str:
-    """A drift kind in words (a kind added later reads as its name)."""
-    return KIND_WORD.get(kind, kind.replace("_", " "))
-
-
 HEAD = ("ORG", "STATUS", "FIELD", "DIFFERENCE", "FILE", "ZENDESK", "FIX")
 #: on a terminal: widths FIELD…FIX shrink to first, and the narrowest they are squeezed to
 #: (at 80 columns every column still fits at these)
@@ -74,7 +60,7 @@ def cell(value: Scalar, width: int | None = None) -> str:
 
 
 def fix_word(item: DriftItem) -> str:
-    return "change Zendesk" if item.truth == "repo" else "update the file"
+    return "change Zendesk" if item.zendesk_should_change else "update the file"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from xml.etree import ElementTree as ET
 
-from checker.models import Finding
+from checker.domain.models import Finding
 
 REPORT_VERSION = 1
 

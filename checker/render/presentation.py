@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.models import DriftItem, DriftKind, Scalar
+from checker.domain.models import TEXT_FIELDS, DriftItem, DriftKind, Scalar
 
 #: an email pair at most this many edits apart (a transposition counts as one) is a typo
 TYPO_DISTANCE = 2
@@ -144,7 +144,7 @@ def paired_items(items: Sequence[DriftItem]) -> set[int]:
 def is_text_item(item: DriftItem) -> bool:
     """Notes and details whose difference is best shown as a diff of lines."""
     return (
-        item.field in ("notes", "details")
+        item.field in TEXT_FIELDS
         and item.kind is DriftKind.CHANGED
         and isinstance(item.expected, str)
         and isinstance(item.actual, str)

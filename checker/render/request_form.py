@@ -25,8 +25,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from checker.models import DriftItem, DriftKind, OrgDrift, OrgStatus
-from checker.settings import RequestForm
+from checker.domain.models import DriftItem, DriftKind, OrgDrift, OrgStatus
+from checker.domain.settings import RequestForm
 
 __all__ = ["FormLine", "default_text", "problems", "render_request"]
 

@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 import jinja2
 
-from checker.models import DriftItem, DriftKind, OrgDrift, OrgStatus, Scalar
+from checker.domain.models import DriftItem, DriftKind, OrgDrift, OrgStatus, Scalar
+from checker.domain.settings import RequestForm
 from checker.reconcile.placeholders import PLACEHOLDER_RE
 from checker.render import inert
 from checker.render.presentation import (
@@ -37,7 +38,6 @@ from checker.render.presentation import (
     present,
     text_diff,
 )
-from checker.settings import RequestForm
 
 _KIND_LABEL = {
     DriftKind.CHANGED: "different value",

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from checker.drift import compare
-from checker.models import DriftItem, FetchFailure, LiveOrg, OrgDrift, OrgSpec
-from checker.orgfile import check_loaded
-from checker.settings import Settings
-from checker.yamlload import YamlLoadError, load_yaml
+from checker.domain.drift import compare
+from checker.domain.models import DriftItem, FetchFailure, LiveOrg, OrgDrift, OrgSpec
+from checker.domain.settings import Settings
+from checker.load.orgfile import check_loaded
+from checker.load.yamlload import YamlLoadError, load_yaml
 
 if TYPE_CHECKING:
     from checker.tracker.port import GitLabPort

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from checker.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
+from checker.domain.models import DriftItem, DriftKind, DriftReport, InfoItem, OrgStatus
 from checker.reconcile import reportset
 from checker.reconcile.markers import OrgKey, item_fingerprint, parse_key
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
-from checker.models import FetchFailure, FetchState, LiveContact, LiveOrg
-from checker.schema import SNAPSHOT_SCHEMA, validator
+from checker.domain.models import FetchFailure, FetchState, LiveContact, LiveOrg, OrgSpec
+from checker.interrupt import RunLimits
+from checker.live.port import LiveRead, LiveState
+from checker.load.schema import SNAPSHOT_SCHEMA, validator
 
 SNAPSHOT_VERSION = 1
-
-LiveState = dict[tuple[str, int], LiveOrg | FetchFailure]
 
 
 class SnapshotError(Exception):
@@ -103,3 +105,34 @@ def from_json(text: str) -> LiveState:
             ),
         )
     return state
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSource:
+    """A snapshot file's state as a :class:`~checker.live.port.LiveSource`: read at once, no
+    requests; an org the snapshot does not hold is unknown (never in sync, never missing)."""
+
+    state: Mapping[tuple[str, int], LiveOrg | FetchFailure]
+
+    @property
+    def kind(self) -> Literal["snapshot"]:
+        return "snapshot"
+
+    def read(
+        self,
+        specs: Sequence[OrgSpec],
+        *,
+        share: float,
+        progress: Callable[[int], None] | None = None,
+        limits: RunLimits | None = None,
+    ) -> LiveRead:
+        absent = FetchFailure(FetchState.UNKNOWN, "this org is not in the snapshot")
+        return LiveRead({s.key: self.state.get(s.key, absent) for s in specs})
+
+
+def read_snapshot(path: Path) -> SnapshotSource:
+    """The snapshot file as a live source; SnapshotError naming the file when it is unusable."""
+    try:
+        return SnapshotSource(from_json(path.read_text(encoding="utf-8")))
+    except (SnapshotError, OSError, UnicodeDecodeError) as e:
+        raise SnapshotError(f"{path}: {e}") from None

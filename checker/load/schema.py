@@ -14,9 +14,9 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from checker.emails import ascii_domain
-from checker.models import Finding
-from checker.yamlload import JsonPath, Loaded
+from checker.domain.emails import ascii_domain
+from checker.domain.models import Finding
+from checker.load.yamlload import JsonPath, Loaded
 
 ORG_SCHEMA = "org.schema.json"
 SETTINGS_SCHEMA = "settings.schema.json"
@@ -253,6 +253,11 @@ def schema_findings(path: str, loaded: Loaded, data: Any, schema_name: str) -> I
 
 
 def _explain(path: str, loaded: Loaded, error: ValidationError) -> Iterator[Finding]:
+    """One jsonschema error as findings in our words, at the line of the value concerned.
+
+    Long by reason: one short branch per JSON Schema keyword our schemas use (required,
+    additionalProperties, type, enum, format, pattern, the lengths and limits), read as one
+    table; split, the shared locator and value would travel through every piece."""
     where: JsonPath = tuple(error.absolute_path)
     locator = dotted(where)
     kw = error.validator

@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from checker.domain.selection import SelectionError
+
 
 @dataclass(frozen=True, slots=True)
 class Scope:
@@ -90,3 +92,37 @@ def changed_scope(base: str, config_dir: Path) -> Scope:
         f"{base[:12]}: validating {'it' if len(found) == 1 else 'them'}, with the rules "
         "across files over every org file",
     )
+
+
+def changed_org_files(ref: str, orgs_dir: Path) -> set[str]:
+    """Org files added, changed or renamed since ``ref`` (git), as absolute paths.
+
+    Works from any folder of the repository and with any file name (``-z``: no quoting).
+    """
+    if not ref or ref.startswith("-"):
+        raise SelectionError(f"--changed-since {ref!r} is not a git revision")
+
+    def git(*args: str) -> str:
+        try:
+            proc = subprocess.run(
+                ["git", *args], capture_output=True, text=True, check=False, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SelectionError(f"--changed-since: cannot run git: {e}") from None
+        if proc.returncode != 0:
+            detail = (proc.stderr.strip().splitlines() or ["git failed"])[-1]
+            raise SelectionError(f"--changed-since {ref}: {detail}")
+        return proc.stdout
+
+    top = Path(git("rev-parse", "--show-toplevel").strip())
+    try:
+        git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    except SelectionError:
+        raise SelectionError(
+            f"--changed-since {ref}: not a commit in this repository (is the clone too shallow?)"
+        ) from None
+    listing = git(
+        "diff", "--name-only", "-z", "--diff-filter=ACMR", "--end-of-options", ref,
+        "--", str(orgs_dir.resolve()),
+    )  # fmt: skip
+    return {str((top / name).resolve()) for name in listing.split("\0") if name}

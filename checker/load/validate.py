@@ -14,12 +14,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from checker.drift import salesforce_key
-from checker.keyindex import display_paths, read_keys
-from checker.models import Finding, OrgSpec
-from checker.orgfile import OrgFileResult, check_org_file
-from checker.schema import ORG_SCHEMA, validator
-from checker.settings import Settings, display_path, load_settings
+from checker.domain.models import Finding, OrgSpec
+from checker.domain.normalise import salesforce_key
+from checker.domain.settings import Settings
+from checker.load.keyindex import display_paths, read_keys
+from checker.load.orgfile import OrgFileResult, check_org_file
+from checker.load.schema import ORG_SCHEMA, validator
+from checker.load.settings import display_path, load_settings
 
 #: below this many files a process pool costs more than it saves
 PARALLEL_THRESHOLD = 400
@@ -201,7 +202,7 @@ def validate(
     With ``paths`` (or ``partial``, when even no path is to be checked), only those files are
     checked and only their findings reported, but the rules across files still compare them with
     every file in the org folder (a duplicate id is a duplicate of a file that is already there):
-    through the key index of :mod:`checker.keyindex`, with the same findings as a full run.
+    through the key index of :mod:`checker.load.keyindex`, with the same findings as a full run.
     """
     today = today or dt.date.today()
     settings, findings = load_settings(config_dir)

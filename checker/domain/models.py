@@ -7,7 +7,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from checker.emails import canonical
+from checker.domain.emails import canonical
 
 Severity: TypeAlias = Literal["error", "warning"]
 Truth: TypeAlias = Literal["repo", "zendesk"]
@@ -168,6 +168,10 @@ class DriftKind(enum.StrEnum):
     CONTACT_SUSPENDED = "contact_suspended"
 
 
+#: the free-text fields: compared as text, their differences shown line by line
+TEXT_FIELDS: tuple[str, ...] = ("notes", "details")
+
+
 @dataclass(frozen=True, slots=True)
 class DriftItem:
     """One difference: the file expects ``expected``, Zendesk holds ``actual``."""
@@ -185,6 +189,11 @@ class DriftItem:
     suppressed_until: str | None = None
     #: a contact Zendesk has and the file does not list: its name in Zendesk (for adoption)
     name: str | None = None
+
+    @property
+    def zendesk_should_change(self) -> bool:
+        """The org file is the truth for this item: the fix is in Zendesk (else in the file)."""
+        return self.truth == "repo"
 
 
 @dataclass(frozen=True, slots=True)

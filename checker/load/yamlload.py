@@ -8,7 +8,9 @@ scalars are resolved by YAML 1.2 rules, so ``no`` and ``on`` stay strings.
 It walks the event stream of ruamel.yaml's parser (the C parser from ruamel.yaml.clib when it is
 installed: scanning is where the time goes on small files) and builds plain Python values plus a
 map from each value's path to its position, so every later error can point at a line and column.
-Round-trip editing of files lives elsewhere (``checker.orgwriter``); this module never writes.
+Over 400 lines by reason: the refusals, the positions and the YAML 1.2 scalar rules are one
+pass over one event stream. Round-trip editing of files lives elsewhere
+(``checker.orgwriter``); this module never writes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from checker import yamlhints
+from checker.load import yamlhints
 
 MAX_FILE_BYTES = 1024 * 1024
 #: an org file nests four levels; far deeper nesting is an attack on the reader's stack
@@ -102,18 +104,27 @@ class _EventSource(Protocol):
     def get_event(self) -> Any: ...
 
 
-def _make_parser(text: str) -> tuple[_EventSource, Callable[[], None]]:
+def event_parser(text: str, *, pure: bool = False) -> tuple[_EventSource, Callable[[], None]]:
+    """A parser of ``text``'s YAML events and the call that releases it.
+
+    The one place that uses ruamel.yaml's private parts (``tests/test_yaml_private.py`` pins
+    them): ruamel.yaml.clib's ``CParser`` straight from its module, and, without it, the event
+    stream of the old ``SafeLoader`` API. ruamel's ``YAML`` API composes documents and would
+    lose the event positions and the refusals (tags, anchors, duplicate keys) this loader is
+    built on."""
     try:
+        if pure:
+            raise ImportError("the pure Python parser was asked for")
         from _ruamel_yaml import CParser  # type: ignore[import-not-found]  # ruamel.yaml.clib
 
         parser = CParser(io.StringIO(text))
         return parser, lambda: None
     except ImportError:  # pure Python fallback: same events, slower
-        from ruamel.yaml.main import YAML
+        # (ruamel.yaml 0.19's YAML(typ="safe", pure=True) has no reader to feed any more)
+        from ruamel.yaml.loader import SafeLoader
 
-        yaml = YAML(typ="safe", pure=True)
-        yaml.reader.stream = text
-        return yaml.parser, yaml.reader.reset_reader
+        loader = SafeLoader(text)
+        return loader, loader.dispose
 
 
 _RESOLVER = VersionedResolver(version=(1, 2))
@@ -136,7 +147,7 @@ _MAYBE_TYPED = frozenset("-+0123456789.~nNtTfF")
 
 
 @functools.lru_cache(maxsize=8192)
-def _resolve_plain(value: str) -> tuple[Any, str | None]:
+def resolve_plain(value: str) -> tuple[Any, str | None]:
     if value and value[0] not in _MAYBE_TYPED:
         return value, None
     return _scalar(value, _RESOLVER.resolve(ScalarNode, value, (True, False)))
@@ -297,7 +308,7 @@ class _Composer:
         self.problems: list[LoadProblem] = []
 
     def run(self) -> Loaded:
-        parser, reset = _make_parser(self.text)
+        parser, reset = event_parser(self.text)
         try:
             data = self._document(parser)
         except MarkedYAMLError as e:
@@ -396,6 +407,11 @@ class _Composer:
         return True
 
     def _node(self, parser: _EventSource, event: Any, path: JsonPath) -> Any:
+        """The value of the node that starts at ``event``, its positions recorded.
+
+        Long by reason: one walk over the parser's events for a node, each refusal (depth,
+        tags, anchors, keys, duplicates) at the event it concerns; split, the parser's state
+        would be handed between functions mid-node."""
         mark = event.start_mark
         if len(path) > MAX_DEPTH:
             raise YamlLoadError(
@@ -497,7 +513,7 @@ class _Composer:
             return None
         if event.tag == _STR_TAG or event.style or not event.implicit[0]:
             return event.value
-        value, kind = _resolve_plain(event.value)
+        value, kind = resolve_plain(event.value)
         if kind is not None:
             self.raw[path] = event.value
             if kind == "int-overflow":
@@ -514,7 +530,7 @@ class _Composer:
         ):
             if event.style or not event.implicit[0] or event.tag == _STR_TAG:
                 return str(event.value)
-            if _resolve_plain(event.value)[1] is None:
+            if resolve_plain(event.value)[1] is None:
                 return str(event.value)
             self._refuse(
                 event,

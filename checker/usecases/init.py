@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import jinja2
 
+from checker.usecases.output import OutputError
+
 __all__ = [
     "InitError",
     "InitOptions",
@@ -233,9 +235,12 @@ def decide(root: Path, files: Sequence[PlannedFile], *, force: bool) -> list[Out
 
 
 def write(root: Path, outcomes: Sequence[Outcome]) -> None:
-    """Write what :func:`decide` chose (``OSError`` is the caller's to report)."""
-    for outcome in outcomes:
-        if outcome.action in ("create", "overwrite", "append"):
-            target = root / outcome.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(outcome.content, encoding="utf-8")
+    """Write what :func:`decide` chose; an OutputError naming the folder when that fails."""
+    try:
+        for outcome in outcomes:
+            if outcome.action in ("create", "overwrite", "append"):
+                target = root / outcome.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(outcome.content, encoding="utf-8")
+    except OSError as e:
+        raise OutputError(f"cannot write in {root}: {e.strerror or e}") from None

@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.settings import display_path
-from checker.yamlload import MAX_FILE_BYTES, _resolve_plain
+from checker.load.settings import display_path
+from checker.load.yamlload import MAX_FILE_BYTES, resolve_plain
 
 # The patterns run on the file's bytes with a line break put in front, so that "a line starting
 # with" is a literal "\n" the regex engine can look for quickly (``^`` with MULTILINE is 5 times
@@ -101,7 +101,7 @@ def _data(value: _Value) -> object:
         return int(text)
     if text.isalnum() and not _NUMBER_OR_WORD.fullmatch(text):  # letters and digits: text
         return text
-    data = _resolve_plain(text)[0]
+    data = resolve_plain(text)[0]
     return data.isoformat() if isinstance(data, dt.date) else data
 
 

@@ -7,11 +7,10 @@ values, so every comparison rule is tested without a server.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from checker.emails import canonical
-from checker.models import (
+from checker.domain.models import (
+    TEXT_FIELDS,
     UNMANAGED,
     DriftItem,
     DriftKind,
@@ -26,93 +25,15 @@ from checker.models import (
     Scalar,
     Truth,
 )
-from checker.settings import Instance, Settings
-
-_SPLIT_EMAILS = re.compile(r"[\s,;]+")
-_SPACES = re.compile(r"\s+")
-
-
-def norm_email(value: str) -> str:
-    """Emails are compared in one form: Unicode and punycode domains match (checker.emails)."""
-    return canonical(value)
-
-
-def norm_text(value: object) -> str | None:
-    """Notes and details: line endings and trailing whitespace are not drift; empty is None."""
-    if value is None:
-        return None
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
-    return text or None
-
-
-def norm_id(value: object) -> int | str | None:
-    """Ids compare as numbers: Zendesk stores the AM ID as text on one instance, a number on
-    another."""
-    if value is None or isinstance(value, bool):
-        return None if value is None else str(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else str(value)
-    text = str(value).strip()
-    if not text:
-        return None
-    if text.isascii() and text.isdigit():
-        return int(text)
-    return text
-
-
-def norm_name(value: object) -> str | None:
-    if value is None:
-        return None
-    text = _SPACES.sub(" ", str(value)).strip()
-    return text or None
-
-
-_SF_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
-def salesforce_key(value: str) -> str:
-    """The account a Salesforce id names: its case-sensitive 15-character form.
-
-    An 18-character id is the 15-character one plus three characters that spell out which of
-    the 15 are upper case, so it survives case-insensitive systems; its own letter case says
-    nothing. Anything that is not such an id is returned as it is.
-    """
-    text = value.strip()
-    if len(text) != 18:
-        return text
-    head, suffix = text[:15], text[15:].upper()
-    if any(c not in _SF_SUFFIX for c in suffix):
-        return text
-    chars = []
-    for i, ch in enumerate(head):
-        upper = _SF_SUFFIX.index(suffix[i // 5]) >> (i % 5) & 1
-        chars.append(ch.upper() if upper else ch.lower())
-    return "".join(chars)
-
-
-def norm_salesforce(expected: str | None, actual: object) -> tuple[str | None, str | None]:
-    """A 15-character id equals the 18-character id of the same account."""
-    exp = (expected or "").strip() or None
-    act = str(actual).strip() or None if actual is not None else None
-    if exp and act and salesforce_key(exp) == salesforce_key(act):
-        return exp, exp
-    return exp, act
-
-
-def emails_of(value: object) -> list[str]:
-    """A list field in Zendesk (multi-select or text): its emails, normalised, in order."""
-    if value is None:
-        return []
-    raw = value if isinstance(value, list) else _SPLIT_EMAILS.split(str(value))
-    out: list[str] = []
-    for v in raw:
-        e = norm_email(str(v)) if v is not None else ""
-        if e and e not in out:
-            out.append(e)
-    return out
+from checker.domain.normalise import (
+    emails_of,
+    norm_email,
+    norm_id,
+    norm_name,
+    norm_salesforce,
+    norm_text,
+)
+from checker.domain.settings import Instance, Settings
 
 
 class _Collector:
@@ -185,19 +106,64 @@ def compare(
     if isinstance(live, FetchFailure):
         status = OrgStatus.MISSING if live.state is FetchState.MISSING else OrgStatus.UNKNOWN
         return OrgDrift(status=status, error=live.message, **base)  # type: ignore[arg-type]
-    absent = _missing_field_keys(spec, live, instance)
-    if absent:
-        return OrgDrift(
-            status=OrgStatus.UNKNOWN,
-            error=(
-                f"Zendesk instance {spec.instance!r} has no organization field "
-                + ", ".join(repr(k) for k in absent)
-                + "; check the field keys in checker.yaml"
-            ),
-            **base,  # type: ignore[arg-type]
-        )
+    unreadable = _unreadable_fields(spec, live, instance)
+    if unreadable is not None:
+        return OrgDrift(status=OrgStatus.UNKNOWN, error=unreadable, **base)  # type: ignore[arg-type]
     c = _Collector(settings)
-    truth = settings.truth
+    _compare_ids(c, spec, live, instance, settings.truth)
+    _compare_developers(c, spec, live, instance, settings.truth)
+    info: list[InfoItem] = []
+    if spec.support_contacts is not UNMANAGED:
+        info.extend(_compare_contacts(c, spec, live))
+    for field in TEXT_FIELDS:
+        declared = getattr(spec, field)
+        if declared is not UNMANAGED:
+            _compare_scalar(
+                c,
+                field,
+                settings.truth(field),
+                norm_text(declared),
+                norm_text(getattr(live, field)),
+            )
+    if norm_name(spec.name) != norm_name(live.name):
+        info.append(
+            InfoItem(
+                "name",
+                spec.name,
+                live.name,
+                "the org is named differently in Zendesk (information only, not drift)",
+            )
+        )
+    active, suppressed = _apply_suppressions(c.items, spec, today)
+    return OrgDrift(
+        status=OrgStatus.DRIFTED if active else OrgStatus.IN_SYNC,
+        items=tuple(active),
+        suppressed=tuple(suppressed),
+        info=tuple(info),
+        **base,  # type: ignore[arg-type]
+    )
+
+
+def _unreadable_fields(spec: OrgSpec, live: LiveOrg, instance: Instance) -> str | None:
+    """Why the org cannot be compared (organization fields the instance lacks), or None."""
+    absent = _missing_field_keys(spec, live, instance)
+    if not absent:
+        return None
+    return (
+        f"Zendesk instance {spec.instance!r} has no organization field "
+        + ", ".join(repr(k) for k in absent)
+        + "; check the field keys in checker.yaml"
+    )
+
+
+def _compare_ids(
+    c: _Collector,
+    spec: OrgSpec,
+    live: LiveOrg,
+    instance: Instance,
+    truth: Callable[[str], Truth],
+) -> None:
+    """The Salesforce id and the two project ids, each when the file manages it."""
     if spec.salesforce_id is not UNMANAGED:
         exp, act = norm_salesforce(
             spec.salesforce_id, live.field(instance.field_key("salesforce_id"))
@@ -219,62 +185,50 @@ def compare(
             spec.cmp_id,
             norm_id(live.field(instance.field_key("contact_management_project_id"))),
         )
-    if spec.cmp_developers is not UNMANAGED:
-        expected = [norm_email(e) for e in spec.cmp_developers or ()]
-        actual = emails_of(live.field(instance.field_key("contact_management_project_developers")))
-        t = truth("contact_management_project")
-        for e in expected:
-            if e not in actual:
-                c.add(
-                    "contact_management_project.developers",
-                    DriftKind.MISSING_IN_ZENDESK,
-                    e,
-                    None,
-                    t,
-                    e,
-                )
-        for e in actual:
-            if e not in expected:
-                c.add(
-                    "contact_management_project.developers",
-                    DriftKind.UNEXPECTED_IN_ZENDESK,
-                    None,
-                    e,
-                    t,
-                    e,
-                )
-    info: list[InfoItem] = []
-    if spec.support_contacts is not UNMANAGED:
-        info.extend(_compare_contacts(c, spec, live))
-    for field in ("notes", "details"):
-        declared = getattr(spec, field)
-        if declared is not UNMANAGED:
-            _compare_scalar(
-                c, field, truth(field), norm_text(declared), norm_text(getattr(live, field))
+
+
+def _compare_developers(
+    c: _Collector,
+    spec: OrgSpec,
+    live: LiveOrg,
+    instance: Instance,
+    truth: Callable[[str], Truth],
+) -> None:
+    """The contact management project's developers: each one missing, then each unexpected."""
+    if spec.cmp_developers is UNMANAGED:
+        return
+    expected = [norm_email(e) for e in spec.cmp_developers or ()]
+    actual = emails_of(live.field(instance.field_key("contact_management_project_developers")))
+    t = truth("contact_management_project")
+    for e in expected:
+        if e not in actual:
+            c.add(
+                "contact_management_project.developers",
+                DriftKind.MISSING_IN_ZENDESK,
+                e,
+                None,
+                t,
+                e,
             )
-    if norm_name(spec.name) != norm_name(live.name):
-        info.append(
-            InfoItem(
-                "name",
-                spec.name,
-                live.name,
-                "the org is named differently in Zendesk (information only, not drift)",
+    for e in actual:
+        if e not in expected:
+            c.add(
+                "contact_management_project.developers",
+                DriftKind.UNEXPECTED_IN_ZENDESK,
+                None,
+                e,
+                t,
+                e,
             )
-        )
-    active, suppressed = _apply_suppressions(c.items, spec, today)
-    return OrgDrift(
-        status=OrgStatus.DRIFTED if active else OrgStatus.IN_SYNC,
-        items=tuple(active),
-        suppressed=tuple(suppressed),
-        info=tuple(info),
-        **base,  # type: ignore[arg-type]
-    )
 
 
 def _compare_contacts(c: _Collector, spec: OrgSpec, live: LiveOrg) -> list[InfoItem]:
     """Declared contacts against the org's members. Only members whose role counts as a contact
     (``contact_roles``: end-users by default) can be unexpected; staff are information. A
-    declared email is found whatever the member's role: the file chose to list them."""
+    declared email is found whatever the member's role: the file chose to list them.
+
+    Long by reason: one pass pairing declared contacts with members (typos, names, suspended,
+    unexpected) in the order the items are reported."""
     declared = {norm_email(x.email): x for x in spec.support_contacts or ()}  # type: ignore[union-attr]
     roles = set(c.settings.contact_roles)
     present = {

@@ -9,9 +9,11 @@ names anything a person must fix (more contacts than allowed, say).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import io
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +21,15 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from checker.drift import emails_of, norm_id, norm_text
-from checker.models import LiveContact, LiveOrg
-from checker.settings import Settings
+from checker.domain.models import FetchFailure, FetchState, LiveContact, LiveOrg, OrgSpec
+from checker.domain.normalise import emails_of, norm_id, norm_text
+from checker.domain.settings import Settings
+from checker.live import zendesk_api
+from checker.live.zendesk import Credentials, CredentialsRefused, credential_variables
+from checker.load.orgfile import check_org_file
+from checker.load.settings import display_path
+from checker.render.findings import line as findings_line
+from checker.usecases.output import write_text
 
 HEADER = "# yaml-language-server: $schema=../../schemas/org.schema.json\n"
 #: the line ``import`` writes for the CSM to fill in (then remove the ``#``)
@@ -143,3 +151,105 @@ def render(doc: CommentedMap) -> str:
 
 def target_path(live: LiveOrg, orgs_dir: Path) -> Path:
     return orgs_dir / f"{slug(live.name)}.yaml"
+
+
+class ImportResult(enum.Enum):
+    """How one org's import ended (the CLI turns the worst into the exit code)."""
+
+    WRITTEN = "written"
+    NEEDS_FIXING = "written, but a person must fix it"
+    NOT_FOUND = "Zendesk has no such org"
+    IN_THE_WAY = "a file is in the way"
+    UNREADABLE = "could not be read"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    """Which orgs to import: one of ``org_ids``, ``query``, ``with_collaboration_project``."""
+
+    instance: str
+    org_ids: tuple[int, ...] = ()
+    query: str | None = None
+    with_collaboration_project: bool = False
+    force: bool = False
+
+
+def run_import(
+    request: ImportRequest,
+    settings: Settings,
+    specs: Sequence[OrgSpec],
+    credentials: Credentials,
+    *,
+    today: dt.date,
+    say: Callable[[str], None],
+) -> list[ImportResult]:
+    """Read the orgs from Zendesk and write a file for each one not yet declared; ``say`` gets
+    one line per org. Raises CredentialsRefused, or another ZendeskError when the listing or
+    the reading failed as a whole (then nothing was written)."""
+    declared = {s.org_id: s.path for s in specs if s.instance == request.instance}
+    inst = settings.instance(request.instance)
+    with zendesk_api.reader(
+        settings, request.instance, credentials, share=settings.rate_limit_share
+    ) as zendesk:
+        try:
+            ids = list(request.org_ids)
+            if not ids:
+                # --search reads every match (export search pages by cursor, without the
+                # 1,000-result cap of plain search) or fails: never a silently short list.
+                ids = zendesk.list_org_ids(
+                    query=request.query,
+                    with_field=inst.field_key("collaboration_project_id")
+                    if request.with_collaboration_project
+                    else None,
+                )
+            todo = [i for i in ids if i not in declared]
+            for org_id in sorted(set(ids) - set(todo)):
+                say(f"org {org_id}: already declared in {declared[org_id]}; skipped")
+            live = zendesk.fetch(todo)
+        except CredentialsRefused as e:
+            variables = credential_variables(request.instance, settings)
+            raise CredentialsRefused(f"{e}; check {variables}") from None
+    written: set[Path] = set()
+    results = []
+    for org_id in sorted(live):
+        result = _import_one(org_id, live[org_id], request, settings, written, today, say)
+        results.append(result)
+    return results
+
+
+def _import_one(
+    org_id: int,
+    value: LiveOrg | FetchFailure,
+    request: ImportRequest,
+    settings: Settings,
+    written: set[Path],
+    today: dt.date,
+    say: Callable[[str], None],
+) -> ImportResult:
+    if isinstance(value, FetchFailure):
+        if value.state is FetchState.MISSING:
+            say(f"org {org_id}: not imported: Zendesk has no such org")
+            return ImportResult.NOT_FOUND
+        say(f"org {org_id}: not imported: {value.message}")
+        return ImportResult.UNREADABLE
+    path = target_path(value, settings.orgs_dir)
+    # A file written earlier in this run is never overwritten, not even with --force.
+    if path in written or (path.exists() and not request.force):
+        path = path.with_name(f"{path.stem}-{org_id}.yaml")
+    if path in written or (path.exists() and not request.force):
+        say(f"org {org_id}: {path} exists; not overwritten (use --force)")
+        return ImportResult.IN_THE_WAY
+    written.add(path)
+    write_text(path, render(org_document(value, settings, today)))
+    problems = [
+        f
+        for f in check_org_file(path, display_path(path), settings, today).findings
+        if f.severity == "error"
+    ]
+    for f in problems:
+        say(findings_line(f))
+    say(
+        f"org {org_id}: wrote {display_path(path)}"
+        + (" (fix the problems above)" if problems else "")
+    )
+    return ImportResult.NEEDS_FIXING if problems else ImportResult.WRITTEN

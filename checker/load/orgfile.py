@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.emails import canonical
-from checker.models import UNMANAGED, Contact, Finding, OrgSpec, Suppression
-from checker.schema import ORG_SCHEMA, checked_view, dotted
-from checker.settings import Settings
-from checker.yamlload import Loaded, YamlLoadError, read_yaml_file
+from checker.domain.emails import canonical
+from checker.domain.models import UNMANAGED, Contact, Finding, OrgSpec, Suppression
+from checker.domain.settings import Settings
+from checker.load.schema import ORG_SCHEMA, checked_view, dotted
+from checker.load.yamlload import Loaded, YamlLoadError, read_yaml_file
 
 SCHEMA_VERSION = 1
 
@@ -199,6 +199,9 @@ def _spec(shown: str, d: dict[str, Any], loaded: Loaded, settings: Settings) -> 
 def _rules(
     spec: OrgSpec, d: dict[str, Any], loaded: Loaded, settings: Settings, today: dt.date
 ) -> list[Finding]:
+    """The rules within one org file, in the order their findings are reported.
+
+    Long by reason: a list of independent rules of a few lines each, read top to bottom."""
     out: list[Finding] = []
     shown = spec.path
 

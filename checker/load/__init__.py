@@ -1,0 +1,1 @@
+"""From files on disk to checked, typed values: safe YAML, schemas, settings, org files."""
