@@ -48,7 +48,7 @@ def test_each_row_of_the_exit_code_table_names_an_error_class(
     error = getattr(importlib.import_module(module), name)
     assert issubclass(error, Exception)
     assert code in (cli.EXIT_INVALID, cli.EXIT_USAGE, cli.EXIT_UNKNOWN)
-    assert gitlab == module.startswith("checker.gitlab")
+    assert gitlab == module.startswith("checker.tracker")
     # subclasses come before their bases, so the first matching row is the most specific
     rows = [getattr(importlib.import_module(m), n) for m, n, _, _ in cli.ERROR_EXITS]
     assert not any(

@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.domain.normalise import salesforce_key
 from checker.domain.models import DriftItem, OrgSpec
+from checker.domain.normalise import salesforce_key
 from checker.domain.settings import Settings
 from checker.edit.orgwriter import Adoption, OrgWriteError, adopt
 from checker.load.orgfile import check_loaded
