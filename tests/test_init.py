@@ -217,7 +217,7 @@ def test_the_org_file_modeline_finds_the_copied_schema(tmp_path: Path) -> None:
 @pytest.mark.parametrize("image", [None, "registry.gitlab.example.com/support/checker:1.2.3"])
 def test_the_pipeline_init_writes_matches_gitlab_schema(image: str | None) -> None:
     """The written .gitlab-ci.yml with the component expanded (as GitLab would) against GitLab's
-    CI schema; ci/pipeline-proof.sh scenario 5 runs it."""
+    CI schema; tests/pipeline/test_adopt.py (scenario 5) runs it."""
     import json
 
     from jsonschema import Draft7Validator
