@@ -299,12 +299,16 @@ def render(report: DriftReport, *, width: int | None = None, show_all: bool = Fa
 
 def summary_line(report: DriftReport) -> str:
     s = summary(report)
+    requests = report.zendesk_requests
     source = (
-        "snapshot" if report.source == "snapshot" else f"{report.zendesk_requests} Zendesk requests"
+        "snapshot"
+        if report.source == "snapshot"
+        else f"{requests} Zendesk request{'s' if requests != 1 else ''}"
     )
     shard = f", shard {report.shard}" if report.shard else ""
     return (
-        f"{s['total']} orgs checked{shard}: {s['in_sync']} in sync, {s['drifted']} drifted, "
+        f"{s['total']} org{'s' if s['total'] != 1 else ''} checked{shard}: "
+        f"{s['in_sync']} in sync, {s['drifted']} drifted, "
         f"{s['missing']} missing, {s['unknown']} could not be checked; "
         f"{s['suppressed_items']} suppressed item{'s' if s['suppressed_items'] != 1 else ''}; "
         f"{source}"
