@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.domain.models import OrgSpec
+from checker.domain.models import STATUS_ORDER, OrgSpec
 from checker.reconcile.actions import Action
 from checker.reconcile.markers import RESOLVED, Ack, Kind, Marker, OrgKey, body_hash, outside_of
 from checker.reconcile.placeholders import PLACEHOLDER_RE
@@ -77,7 +77,7 @@ def _row(
     order = (
         spec.csm is None,
         (spec.csm or "").lower(),
-        tracker.STATUS_ORDER.get(status, 9),
+        STATUS_ORDER.get(status, 9),
         spec.name.lower(),
         spec.org_id,
     )

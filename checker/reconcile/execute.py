@@ -113,11 +113,13 @@ class GitLabWriter:
         ops: GitLabPort | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 0.5,
     ) -> None:
         self._project = project
         self._info = info
         self._ops = ops
         self._sleep = sleep
+        self._backoff = backoff
 
     def execute(self, action: Action, urls: Mapping[str, str]) -> str | None:
         port = self._ops if action.target == "support-ops" and self._ops else self._project
@@ -188,7 +190,7 @@ class GitLabWriter:
                     return found
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise
-                self._sleep(0.5 * 2**attempt)
+                self._sleep(self._backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _note_once(
@@ -213,7 +215,7 @@ class GitLabWriter:
                     return
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise
-                self._sleep(0.5 * 2**attempt)
+                self._sleep(self._backoff * 2**attempt)
 
     # ------------------------------------------------------------------ merge requests
 

@@ -129,6 +129,7 @@ def run_retire(
     info = gitlab.info()
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
+    backoff = settings.gitlab.retry_backoff
 
     def plan_now() -> list[Action]:
         ops_issues: list[TrackedIssue] = []
@@ -141,7 +142,9 @@ def run_retire(
 
     actions = plan_now()
     if dry_run or not actions:
-        writer: Writer = DryRunWriter() if dry_run else GitLabWriter(gitlab, info, ops)
+        writer: Writer = (
+            DryRunWriter() if dry_run else GitLabWriter(gitlab, info, ops, backoff=backoff)
+        )
         return _carry_out(actions, writer, say)
     # One writer at a time, as reconcile: a reconcile run writing now would otherwise reopen or
     # recreate what this closes. After taking the lock, read again and close what is open then.
@@ -153,7 +156,7 @@ def run_retire(
         say(reason)
         return RetireOutcome(False, tuple(ActionResult(a, "failed", error=reason) for a in actions))
     try:
-        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops), say)
+        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops, backoff=backoff), say)
     finally:
         try:
             lock.release()

@@ -85,7 +85,11 @@ def load_reports(
 def connect_from_env(environ: Mapping[str, str], settings: Settings) -> GitLabProject:
     """The GitLab project named by ``GITLAB_URL``/``GITLAB_TOKEN``/``GITLAB_PROJECT`` (CI
     defaults apply). Raises :class:`checker.gitlab.GitLabConfigError` naming what is missing."""
-    return connect(GitLabConfig.from_env(environ), timeout=settings.request_timeout)
+    return connect(
+        GitLabConfig.from_env(environ),
+        timeout=settings.request_timeout,
+        max_retries=settings.gitlab.retries,
+    )
 
 
 # --------------------------------------------------------------------------- outcome
@@ -385,7 +389,11 @@ def run_reconcile(
             plan, first, unchanged = run.gated(state, plan)
         _print_plan(plan, say, unchanged)
         writer: Writer = (
-            DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
+            DryRunWriter()
+            if dry_run
+            else GitLabWriter(
+                gitlab, state.project, ops, sleep=sleep, backoff=settings.gitlab.retry_backoff
+            )
         )
         results, failures = execute(plan, writer, say, lock)
         if first is not None:
