@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from checker.domain.settings import Settings
-from checker.reconcile.actions import Action
+from checker.reconcile.actions import Action, CloseIssue, CloseMergeRequest
 from checker.reconcile.execute import ActionResult, DryRunWriter, GitLabWriter, Writer
 from checker.reconcile.lock import LockBusy, ReconcileLock
 from checker.reconcile.markers import RESOLVED, Marker, body_of, key_text
@@ -47,28 +47,24 @@ class RetireOutcome:
 def _issue_action(issue: TrackedIssue, marker: Marker, support_ops: bool) -> Action:
     if marker.kind == "dashboard":
         what, org = "the dashboard", "dashboard"
-        return Action(
+        return CloseIssue(
             org=org,
             target="dashboard",
-            verb="close",
             summary=f"close #{issue.iid} ({what})",
             iid=issue.iid,
             note=NOTE,
             note_key=NOTE_KEY,
-            state_event="close",
         )
     org = key_text(marker.org) if marker.org else "?"
-    return Action(
+    return CloseIssue(
         org=org,
         target="support-ops" if support_ops else "issue",
-        verb="close",
         summary=f"close #{issue.iid}: {issue.title}",
         iid=issue.iid,
         note=NOTE,
         note_key=NOTE_KEY,
         body=body_of(issue.description),
         marker=replace(marker, drift=RESOLVED),
-        state_event="close",
     )
 
 
@@ -93,19 +89,15 @@ def plan_retire(
         if marker is None or not mr.is_open:
             continue
         actions.append(
-            Action(
+            CloseMergeRequest(
                 org=key_text(marker.org) if marker.org else "?",
-                target="merge-request",
-                verb="close",
                 summary=f"close !{mr.iid} and delete branch {mr.source_branch}: {mr.title}",
                 iid=mr.iid,
                 note=NOTE,
                 note_key=NOTE_KEY,
                 body=body_of(mr.description),
                 marker=replace(marker, drift=RESOLVED),
-                state_event="close",
                 branch=mr.source_branch,
-                delete_branch=True,
             )
         )
     return actions + dashboards
