@@ -13,11 +13,13 @@ around it), and by its title only when a person removed the marker:
 The marker carries a hash of the drift the thing was written for and a hash of its body, so an
 unchanged org costs no request beyond the listings: only changed orgs produce actions.
 
-Planning happens in two passes. The first pass names the :class:`Lookup` s it needs (an org that
-needs an issue and has none open: was one closed by a person while the same drift persists?); the
-orchestrator answers them with one request each and plans again with the answers in
-:attr:`GitLabState.history`. Answers it already has are cached in the dashboard's marker
-(``acks``), so a person's decision costs one lookup once, not one every run.
+History is fetched up front: :func:`questions` names every :class:`Lookup` planning will ask
+(an org that needs an issue and has none open: was one closed by a person while the same drift
+persists? is one open without the label?), from the open listings alone; the orchestrator
+answers them all with as few requests as it can (:func:`checker.reconcile.history.answer`) into
+:attr:`GitLabState.history`, and :func:`make_plan` plans once. Answers it already has are cached
+in the dashboard's marker (``acks``), so a person's decision costs one lookup once, not one
+every run.
 
 Each action is decided by a small pure function (:mod:`.issues`, :mod:`.merge_requests`,
 :mod:`.dashboard`); this module walks the orgs and keeps what the walk learns along the way (the
@@ -132,6 +134,9 @@ class _Planner:
     notices: list[str] = field(default_factory=list)
     #: each org's checked adoption (or why its file cannot be edited), by _check_adoption
     adoptions: dict[OrgKey, Adoption | str] = field(default_factory=dict)
+    #: asking (:func:`questions`): an unanswered question counts as answered "nothing", so
+    #: that the questions its answer leads to are asked in the same round
+    asking: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -148,7 +153,7 @@ class _Planner:
         lookup = Lookup(kind, key)
         if lookup not in self.state.history:
             self.lookups.append(lookup)
-            return Pending()
+            return Closed(None) if self.asking else Pending()
         return Closed(self.state.history[lookup])
 
     def _unlisted(
@@ -163,6 +168,8 @@ class _Planner:
         lookup = Lookup(kind, key, opened=True, title=title)
         if lookup not in self.state.history:
             self.lookups.append(lookup)
+            if self.asking:
+                return True, None
             # asked in the same round: whether a person closed it, needed when none is open
             closed = Lookup(kind, key)
             if closed not in self.state.history and (kind, key) not in self.index.acks:
@@ -315,6 +322,8 @@ class _Planner:
             if unlisted is not None:
                 found = [unlisted]
                 restore = tuple(lb for lb in self.labels[:1] if lb not in unlisted[0].labels)
+        if found and self.asking:
+            return found[0][0].web_url  # an open one: nothing to ask about it
         if found:
             issue, marker = found[0]
             project = self.state.ops_project if kind == "ops" else self.state.project
@@ -333,6 +342,8 @@ class _Planner:
             case Accepted(ack):
                 self._ack_ref(ack)
                 return None
+            case Closed(_) if self.asking:
+                return placeholder(kind, key)
             case Closed(previous):
                 body = render_body(previous.web_url if previous is not None else None)
                 gitlab = self.settings.gitlab
@@ -429,6 +440,8 @@ class _Planner:
                 )
             return
         assert spec is not None  # text was found through it
+        if found and self.asking:
+            return  # an open one: nothing to ask about it
         zendesk_url, file_url = self._org_links(org)
         links = tracker.OrgLinks(zendesk_url=zendesk_url, file_url=file_url)
         body = tracker.mr_body(org, links, adoption.applied, adoption.skipped, issue_url)
@@ -460,6 +473,11 @@ class _Planner:
     def dashboard(self) -> tuple[Action | None, str | None]:
         if not self.combined.complete:
             return None, "dashboard: not updated (the reports are partial)"
+        title = self.settings.gitlab.dashboard_title
+        if self.asking:  # the questions only: whether one is open unlabelled, or closed
+            if self.index.dashboard is None and self._unlisted("dashboard", None, title)[1] is None:
+                self._history("dashboard", None)
+            return None, None
         body, summary = dashboard_body(
             self.specs,
             self.combined,
@@ -468,7 +486,6 @@ class _Planner:
         )
         acks = tuple(sorted(set(self.acks), key=lambda a: (a.kind, a.org)))
         marker = Marker("dashboard", acks=acks)
-        title = self.settings.gitlab.dashboard_title
         current = self.index.dashboard
         restore: tuple[str, ...] = ()
         if current is None:
@@ -496,18 +513,36 @@ def _day(text: str) -> dt.date:
         return dt.date.today()
 
 
+def questions(
+    ctx: PlanContext,
+    combined: CombinedReport,
+    specs: Sequence[OrgSpec],
+    state: GitLabState,
+) -> tuple[Lookup, ...]:
+    """Every question planning will ask GitLab about what is closed or unlabelled, given the
+    open listings in ``state`` (and the answers it already holds): answer them all into
+    ``state.history`` (:func:`checker.reconcile.history.answer`), then plan once. Pure.
+
+    Computed by the planner's own walk, so that it cannot ask differently from planning: each
+    unanswered question counts as answered "nothing", so the questions that answer leads to
+    (was the issue nobody finds open closed by a person?) are asked in the same round."""
+    return make_plan(ctx, combined, specs, state, asking=True).lookups
+
+
 def make_plan(
     ctx: PlanContext,
     combined: CombinedReport,
     specs: Sequence[OrgSpec],
     state: GitLabState,
+    *,
+    asking: bool = False,
 ) -> Plan:
     """Every action to take, per org, then the dashboard. ``Plan.lookups`` lists the questions
-    still to answer: when it is not empty, answer them into ``state.history`` and plan again
-    (the actions of a plan with open lookups are incomplete)."""
+    still unanswered (none when ``state.history`` answers :func:`questions`); the actions
+    that depend on one are left out (an unknown is never taken for "nothing closed")."""
     by_key = {s.key: s for s in specs}
     index = Index(state)
-    planner = _Planner(ctx, combined, by_key, state, index)
+    planner = _Planner(ctx, combined, by_key, state, index, asking=asking)
     keys: dict[OrgKey, None] = dict.fromkeys(sorted(set(combined.orgs) | set(by_key)))
     for kind_key in index.issues:
         if kind_key[0] in ("org", "ops") and kind_key[1] is not None:
