@@ -159,6 +159,19 @@ class OrgStatus(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+#: the dashboard's order of an org's states, most urgent first: the four :class:`OrgStatus`
+#: values and the dashboard's own two (``not_checked``: declared but in no report;
+#: ``suppressed``: in sync thanks to suppressions)
+STATUS_ORDER: dict[str, int] = {
+    "missing": 0,
+    "drifted": 1,
+    "unknown": 2,
+    "not_checked": 3,
+    "suppressed": 4,
+    "in_sync": 5,
+}
+
+
 class DriftKind(enum.StrEnum):
     CHANGED = "changed"
     MISSING_IN_ZENDESK = "missing_in_zendesk"

@@ -61,6 +61,12 @@ class GitLabSettings:
     support_ops_project: str | None = None
     dashboard_title: str = "Zendesk drift dashboard"
     repository_url: str | None = None
+    #: retries of each idempotent GitLab request after a 5xx, 429 or dropped connection
+    #: (python-gitlab backs off between them; ``checker.tracker.gitlab.MAX_RETRIES``)
+    retries: int = 5
+    #: seconds before the writer's second attempt of a create after an uncertain failure,
+    #: doubling each attempt (it looks for what the failure may have stored first)
+    retry_backoff: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,8 @@ def _settings(
             support_ops_project=None if ops is None else str(ops),
             dashboard_title=str(gl.get("dashboard_title", "Zendesk drift dashboard")),
             repository_url=gl.get("repository_url"),
+            retries=int(gl.get("retries", 5)),
+            retry_backoff=float(gl.get("retry_backoff_seconds", 0.5)),
         ),
         contact_roles=tuple(data.get("contact_roles", ["end-user"])),
         max_run_minutes=data.get("max_run_minutes", 50),

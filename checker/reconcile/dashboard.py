@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.domain.models import OrgSpec
-from checker.reconcile.actions import Action
+from checker.domain.models import STATUS_ORDER, OrgSpec
+from checker.reconcile.actions import Action, CloseDuplicate, CreateIssue, UpdateIssue
 from checker.reconcile.markers import RESOLVED, Ack, Kind, Marker, OrgKey, body_hash, outside_of
 from checker.reconcile.placeholders import PLACEHOLDER_RE
 from checker.reconcile.reportset import CombinedReport
@@ -77,7 +77,7 @@ def _row(
     order = (
         spec.csm is None,
         (spec.csm or "").lower(),
-        tracker.STATUS_ORDER.get(status, 9),
+        STATUS_ORDER.get(status, 9),
         spec.name.lower(),
         spec.org_id,
     )
@@ -155,10 +155,9 @@ def update_dashboard(
         and not restore
     ):
         return None
-    return Action(
+    return UpdateIssue(
         org="dashboard",
         target="dashboard",
-        verb="update",
         summary=f"update #{issue.iid}: {summary}",
         iid=issue.iid,
         body=body,
@@ -170,24 +169,22 @@ def update_dashboard(
 
 def reopen_dashboard(previous: TrackedIssue, body: str, summary: str, marker: Marker) -> Action:
     """A person closed the dashboard: it is reopened and brought up to date."""
-    return Action(
+    return UpdateIssue(
         org="dashboard",
         target="dashboard",
-        verb="reopen",
+        reopen=True,
         summary=f"reopen #{previous.iid} (closed by a person) and update it: {summary}",
         iid=previous.iid,
         body=body,
         marker=marker,
         outside=outside_of(previous.description),
-        state_event="reopen",
     )
 
 
 def create_dashboard(new: NewDashboard, body: str, summary: str, marker: Marker) -> Action:
-    return Action(
+    return CreateIssue(
         org="dashboard",
         target="dashboard",
-        verb="create",
         summary=f"create: {summary}",
         title=new.title,
         body=body,
@@ -205,15 +202,13 @@ def duplicate_dashboards(index: Index) -> tuple[Action, ...]:
         return ()
     keep = found[0][0]
     return tuple(
-        Action(
+        CloseDuplicate(
             org="dashboard",
             target="dashboard",
-            verb="close",
             summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
             iid=issue.iid,
-            note=f"Duplicate of {keep.web_url}; closing.\n",
-            note_key=f"duplicate:{keep.iid}",
-            state_event="close",
+            keep_iid=keep.iid,
+            keep_url=keep.web_url,
         )
         for issue, _ in found[1:]
     )

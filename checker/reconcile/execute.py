@@ -17,16 +17,32 @@ the merge request says what Zendesk holds now).
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from checker.reconcile.actions import Action, Plan
+from checker.reconcile.actions import (
+    Action,
+    CloseDuplicate,
+    CloseIssue,
+    CloseMergeRequest,
+    CreateIssue,
+    CreateMergeRequest,
+    Plan,
+    UpdateIssue,
+    UpdateMergeRequest,
+)
+from checker.reconcile.branch import (
+    COMMIT_TRAILER,
+    HELD_NOTE,
+    branch_is_ours,
+    content_hash,
+    held,
+    upsert_note,
+)
 from checker.reconcile.lock import LockLost, ReconcileLock
-from checker.reconcile.markers import Marker, content_digest, note_marker, with_marker
+from checker.reconcile.markers import Marker, note_marker, with_marker
 from checker.reconcile.placeholders import fill
 from checker.render.tracker import reference
 from checker.tracker.port import GitLabPort
@@ -47,18 +63,6 @@ UNAVAILABLE_LIMIT = 3
 
 #: attempts of one create (each after looking for what an uncertain failure may have stored)
 CREATE_ATTEMPTS = 3
-
-
-#: the last line of every adoption commit: names the file content the checker wrote
-COMMIT_TRAILER = "Zendesk-Drift-Checker"
-
-
-#: the key of the one note saying a person's commits hold the adopt branch
-HELD_NOTE = "adopt-held"
-
-
-#: how adoption commits began before they carried the trailer
-LEGACY_SUBJECT = "Adopt Zendesk's values for org "
 
 
 #: held: planned by a first run, not carried out until it is confirmed (checker.reconcile.first_run)
@@ -113,20 +117,58 @@ class GitLabWriter:
         ops: GitLabPort | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 0.5,
     ) -> None:
         self._project = project
         self._info = info
         self._ops = ops
         self._sleep = sleep
+        self._backoff = backoff
 
     def execute(self, action: Action, urls: Mapping[str, str]) -> str | None:
         port = self._ops if action.target == "support-ops" and self._ops else self._project
-        description = self._description(action, urls)
-        if action.target == "merge-request":
-            return self._merge_request(port, action, description)
-        return self._issue(port, action, description)
+        match action:
+            case CreateIssue():
+                return self._create_issue(port, action, urls)
+            case UpdateIssue(iid=iid, note=note, note_key=key):
+                if note:
+                    self._note_once(port, "issue", iid, note, key)
+                port.update_issue(
+                    iid,
+                    description=self._description(action, urls),
+                    state_event="reopen" if action.reopen else None,
+                    add_labels=action.add_labels,
+                )
+            case CloseIssue(iid=iid) | CloseDuplicate(iid=iid):
+                self._note_once(port, "issue", iid, action.note, action.note_key)
+                description = (
+                    self._description(action, urls) if isinstance(action, CloseIssue) else None
+                )
+                port.update_issue(iid, description=description, state_event="close")
+            case CreateMergeRequest():
+                return self._create_merge_request(port, action, urls)
+            case UpdateMergeRequest():
+                self._update_merge_request(port, action, urls)
+            case CloseMergeRequest(iid=iid, branch=branch):
+                self._note_once(port, "merge_request", iid, action.note, action.note_key)
+                # The branch goes first: while the merge request is open, a failed step is
+                # retried on the next run (it is found open again); a closed one is never
+                # looked at again, so closing first could leave the branch behind for good.
+                port.delete_branch(branch)
+                description = self._description(action, urls)
+                port.update_merge_request(iid, description=description, state_event="close")
+        return None
 
-    def _description(self, action: Action, urls: Mapping[str, str]) -> str | None:
+    def _description(
+        self,
+        action: CreateIssue
+        | UpdateIssue
+        | CloseIssue
+        | CreateMergeRequest
+        | UpdateMergeRequest
+        | CloseMergeRequest,
+        urls: Mapping[str, str],
+    ) -> str | None:
         if action.body is None or action.marker is None:
             return None
         fallback = f"{self._info.web_url}/-/issues"
@@ -134,44 +176,36 @@ class GitLabWriter:
             body = fill(action.body, urls, fallback, lambda u: reference(u, self._info.web_url))
         else:
             body = fill(action.body, urls, fallback)
-        return with_marker(action.marker, body, action.outside)
+        outside = (
+            ("", "") if isinstance(action, CreateIssue | CreateMergeRequest) else action.outside
+        )
+        return with_marker(action.marker, body, outside)
 
     # ------------------------------------------------------------------ issues
 
-    def _issue(self, port: GitLabPort, action: Action, description: str | None) -> str | None:
-        if action.verb == "create":
-            assert description is not None and action.title is not None
-            assignees: tuple[int, ...] = ()
-            if action.assignee:
-                user = port.user_id(action.assignee)
-                assignees = (user,) if user is not None else ()
-            new = NewIssue(
-                title=action.title,
-                description=description,
-                labels=action.labels,
-                confidential=action.confidential,
-                assignee_ids=assignees,
-            )
-            return self._create_once(
-                lambda: port.create_issue(new).web_url,
-                lambda: self._find_issue(port, action),
-            )
-        assert action.iid is not None
-        if action.note:
-            self._note_once(port, "issue", action.iid, action)
-        port.update_issue(
-            action.iid,
+    def _create_issue(self, port: GitLabPort, action: CreateIssue, urls: Mapping[str, str]) -> str:
+        description = self._description(action, urls)
+        assert description is not None  # a create always has a body and a marker
+        assignees: tuple[int, ...] = ()
+        if action.assignee:
+            user = port.user_id(action.assignee)
+            assignees = (user,) if user is not None else ()
+        new = NewIssue(
+            title=action.title,
             description=description,
-            state_event=action.state_event,
-            add_labels=action.add_labels,
+            labels=action.labels,
+            confidential=action.confidential,
+            assignee_ids=assignees,
         )
-        return None
+        return self._create_once(
+            lambda: port.create_issue(new).web_url,
+            lambda: self._find_issue(port, action),
+        )
 
-    def _find_issue(self, port: GitLabPort, action: Action) -> str | None:
+    def _find_issue(self, port: GitLabPort, action: CreateIssue) -> str | None:
         """The open issue an uncertain create may have stored: same marker kind and org."""
-        assert action.marker is not None
         label = action.labels[0] if action.labels else ""
-        for issue in port.search_issues(action.search or "", label=label, state="opened"):
+        for issue in port.search_issues(action.search, label=label, state="opened"):
             marker = Marker.parse(issue.description)
             if marker and (marker.kind, marker.org) == (action.marker.kind, action.marker.org):
                 return issue.web_url
@@ -188,16 +222,20 @@ class GitLabWriter:
                     return found
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise
-                self._sleep(0.5 * 2**attempt)
+                self._sleep(self._backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _note_once(
-        self, port: GitLabPort, on: Literal["issue", "merge_request"], iid: int, action: Action
+        self,
+        port: GitLabPort,
+        on: Literal["issue", "merge_request"],
+        iid: int,
+        note: str,
+        key: str | None,
     ) -> None:
-        assert action.note is not None
-        body = action.note
-        if action.note_key:
-            marker = note_marker(action.note_key)
+        body = note
+        if key:
+            marker = note_marker(key)
             if any(n.split("\n", 1)[0].strip() == marker for n in port.recent_notes(on, iid)):
                 return  # posted by an earlier, interrupted run
             body = f"{marker}\n{body}"
@@ -206,63 +244,58 @@ class GitLabWriter:
                 port.add_note(on, iid, body)
                 return
             except GitLabUnavailable:
-                if action.note_key and any(
-                    n.split("\n", 1)[0].strip() == note_marker(action.note_key)
+                if key and any(
+                    n.split("\n", 1)[0].strip() == note_marker(key)
                     for n in port.recent_notes(on, iid)
                 ):
                     return
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise
-                self._sleep(0.5 * 2**attempt)
+                self._sleep(self._backoff * 2**attempt)
 
     # ------------------------------------------------------------------ merge requests
 
-    def _merge_request(
-        self, port: GitLabPort, action: Action, description: str | None
-    ) -> str | None:
-        """Close, update or create an adopt merge request with its branch. Over 60 lines on
-        purpose: the order of branch, commit and merge request steps is what makes a rerun
-        after any failed step safe, and it reads best in one place."""
-        assert action.branch is not None
-        if action.verb == "close":
-            assert action.iid is not None
-            if action.note:
-                self._note_once(port, "merge_request", action.iid, action)
-            # The branch goes first: while the merge request is open, a failed step is retried
-            # on the next run (it is found open again); a closed one is never looked at again,
-            # so closing first could leave the branch behind for good.
-            port.delete_branch(action.branch)
-            port.update_merge_request(action.iid, description=description, state_event="close")
-            return None
+    def _commit(
+        self, port: GitLabPort, branch: str, path: str, content: str, message: str | None
+    ) -> None:
+        """Rebuilt from the default branch each time: the branch holds exactly one commit on
+        top of it, whatever an earlier (possibly interrupted) run left there."""
+        port.commit(
+            branch=branch,
+            start_branch=self._info.default_branch,
+            message=(message or "Adopt Zendesk's values")
+            + f"\n\n{COMMIT_TRAILER}: {content_hash(content)}",
+            changes=[FileChange(path, content)],
+        )
+
+    def _update_merge_request(
+        self, port: GitLabPort, action: UpdateMergeRequest, urls: Mapping[str, str]
+    ) -> None:
+        """A new commit when the file changed (never over a person's: then the held note is
+        told once), the note, then the description."""
         if action.content is not None and action.file_path is not None:
-            ours = _branch_is_ours(port, action.branch, action.file_path, action.branch_digest)
-            if ours is False:
-                # A person pushed to the branch: never force-push over it.
-                if action.verb == "update" and action.iid is not None and action.held_note:
-                    _upsert_note(port, action.iid, HELD_NOTE, action.held_note)
-                    if action.held_description is not None:
-                        port.update_merge_request(action.iid, description=action.held_description)
-                    return None
-                raise GitLabRejected(
-                    f"branch {action.branch} holds commits the checker did not make; "
-                    "it was left as it is (delete it, or open the merge request by hand)"
-                )
-            # Rebuilt from the default branch each time: the branch holds exactly one commit
-            # on top of it, whatever an earlier (possibly interrupted) run left there.
-            port.commit(
-                branch=action.branch,
-                start_branch=self._info.default_branch,
-                message=(action.commit_message or "Adopt Zendesk's values")
-                + f"\n\n{COMMIT_TRAILER}: {_content_hash(action.content)}",
-                changes=[FileChange(action.file_path, action.content)],
-            )
-        if action.verb == "update":
-            assert action.iid is not None
-            if action.note:
-                self._note_once(port, "merge_request", action.iid, action)
-            port.update_merge_request(action.iid, description=description)
-            return None
-        assert description is not None and action.title is not None
+            path, content = action.file_path, action.content
+            if branch_is_ours(port, action.branch, path, action.branch_digest) is False:
+                if not action.held_note:
+                    raise held(action.branch)
+                upsert_note(port, action.iid, HELD_NOTE, action.held_note)
+                if action.held_description is not None:
+                    port.update_merge_request(action.iid, description=action.held_description)
+                return
+            self._commit(port, action.branch, path, content, action.commit_message)
+        if action.note:
+            self._note_once(port, "merge_request", action.iid, action.note, action.note_key)
+        port.update_merge_request(action.iid, description=self._description(action, urls))
+
+    def _create_merge_request(
+        self, port: GitLabPort, action: CreateMergeRequest, urls: Mapping[str, str]
+    ) -> str:
+        """The branch's commit (never over a person's), then the merge request, once."""
+        if branch_is_ours(port, action.branch, action.file_path) is False:
+            raise held(action.branch)
+        self._commit(port, action.branch, action.file_path, action.content, action.commit_message)
+        description = self._description(action, urls)
+        assert description is not None  # a create always has a body and a marker
         new = NewMergeRequest(
             source_branch=action.branch,
             target_branch=self._info.default_branch,
@@ -272,7 +305,7 @@ class GitLabWriter:
         )
 
         def find() -> str | None:
-            found = port.merge_requests_for_branch(action.branch or "", state="opened")
+            found = port.merge_requests_for_branch(action.branch, state="opened")
             return found[0].web_url if found else None
 
         def create() -> str:
@@ -286,45 +319,6 @@ class GitLabWriter:
                 return found
 
         return self._create_once(create, find)
-
-
-def _content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _branch_is_ours(
-    port: GitLabPort, branch: str, path: str, legacy_digest: str | None = None
-) -> bool | None:
-    """Whether ``branch`` holds only what the checker wrote: its head commit carries the
-    checker's trailer, and the org file there is the content that trailer names (a person's
-    commit on top, or an amended file, fails one or the other). None: no such branch.
-
-    A branch written before commits carried the trailer counts as ours when its head is the
-    checker's adoption commit (by its message) and the file is what the merge request's marker
-    recorded (``legacy_digest``)."""
-    head = port.branch_head(branch)
-    if head is None:
-        return None
-    found = re.search(rf"^{COMMIT_TRAILER}: ([0-9a-f]{{16}})$", head.message, re.MULTILINE)
-    if found is None:
-        if legacy_digest is None or not head.message.startswith(LEGACY_SUBJECT):
-            return False
-        text = port.file_text(path, branch)
-        return text is not None and content_digest(text) == legacy_digest
-    text = port.file_text(path, branch)
-    return text is not None and _content_hash(text) == found.group(1)
-
-
-def _upsert_note(port: GitLabPort, iid: int, key: str, body: str) -> None:
-    """One note of the checker's own on merge request ``iid``, created once, then edited in
-    place when its text changes (found by its marker line and by its author)."""
-    marker = note_marker(key)
-    text = f"{marker}\n{body}"
-    existing = port.find_own_note("merge_request", iid, marker)
-    if existing is None:
-        port.add_note("merge_request", iid, text)
-    elif existing.body.strip() != text.strip():
-        port.edit_note("merge_request", iid, existing.id, text)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from checker.reconcile.actions import Action, Plan
+from checker.reconcile.actions import Action, CreateIssue, Plan, UpdateIssue
 from checker.reconcile.markers import Marker, body_hash
 from checker.reconcile.state import GitLabState
 from checker.render import tracker
@@ -93,26 +93,27 @@ def _dashboard(plan: Plan, state: GitLabState, body: str, title: str) -> Action 
         if found is not None and found.kind == "dashboard" and PENDING in issue.description:
             if found.body == body_hash(body):
                 return None
-            return Action(
+            return UpdateIssue(
                 org="dashboard",
                 target="dashboard",
-                verb="update",
                 summary=f"update #{issue.iid}: the first run's plan",
                 iid=issue.iid,
                 body=body,
                 marker=marker,
             )
-    if plan.dashboard is not None and plan.dashboard.verb in ("create", "reopen"):
+    if isinstance(plan.dashboard, CreateIssue | UpdateIssue) and plan.dashboard.verb in (
+        "create",
+        "reopen",
+    ):
         return replace(
             plan.dashboard,
             summary=f"{plan.dashboard.verb}: the first run's plan",
             body=body,
             marker=marker,
         )
-    return Action(
+    return CreateIssue(
         org="dashboard",
         target="dashboard",
-        verb="create",
         summary="create: the first run's plan",
         title=title,
         body=body,
@@ -139,7 +140,7 @@ def hold(
         return None
     summary = _summary(plan, held, unchanged, confidential)
     dashboard = _dashboard(plan, state, summary, title)
-    if dashboard is not None and dashboard.verb == "create":
+    if isinstance(dashboard, CreateIssue):
         dashboard = replace(dashboard, labels=labels, confidential=confidential)
     notice = (
         f"first run: nothing is opened but the dashboard; {len(held)} actions are held until "

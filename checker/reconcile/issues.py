@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from checker.domain.models import DriftItem, OrgDrift
-from checker.reconcile.actions import Action, Target
+from checker.reconcile.actions import (
+    Action,
+    CloseDuplicate,
+    CloseIssue,
+    CreateIssue,
+    IssueTarget,
+    UpdateIssue,
+)
 from checker.reconcile.markers import (
     RESOLVED,
     Kind,
@@ -47,7 +54,7 @@ class Tracked:
     title: str
 
     @property
-    def target(self) -> Target:
+    def target(self) -> IssueTarget:
         return "issue" if self.kind == "org" else "support-ops"
 
     @property
@@ -59,10 +66,9 @@ def close_issue(
     key: OrgKey, kind: Kind, issue: TrackedIssue, marker: Marker, org: OrgDrift, checked_on: str
 ) -> Action:
     """The drift is gone: close with a note, the marker saying it was resolved."""
-    return Action(
+    return CloseIssue(
         org=key_text(key),
         target="issue" if kind == "org" else "support-ops",
-        verb="close",
         summary=f"close #{issue.iid}: the drift is gone",
         iid=issue.iid,
         note=tracker.note("resolved", file=org.file, date=checked_on or None),
@@ -70,16 +76,14 @@ def close_issue(
         body=body_of(issue.description),
         outside=outside_of(issue.description),
         marker=replace(marker, drift=RESOLVED),
-        state_event="close",
     )
 
 
 def close_removed_issue(key: OrgKey, kind: Kind, issue: TrackedIssue, marker: Marker) -> Action:
     """The org file was removed (and the reports are complete): close with a note."""
-    return Action(
+    return CloseIssue(
         org=key_text(key),
         target="issue" if kind == "org" else "support-ops",
-        verb="close",
         summary=f"close #{issue.iid}: the org file was removed",
         iid=issue.iid,
         note=tracker.note("removed"),
@@ -87,8 +91,6 @@ def close_removed_issue(key: OrgKey, kind: Kind, issue: TrackedIssue, marker: Ma
         body=body_of(issue.description),
         outside=outside_of(issue.description),
         marker=replace(marker, drift=RESOLVED),
-        state_event="close",
-        search=str(key[1]),
     )
 
 
@@ -98,15 +100,13 @@ def close_duplicate_issues(
     """Issues beyond the oldest open one of the same kind and org are closed, linking it."""
     keep = found[0][0]
     return tuple(
-        Action(
+        CloseDuplicate(
             org=key_text(key),
             target="issue" if kind == "org" else "support-ops",
-            verb="close",
             summary=f"close #{issue.iid}: duplicate of #{keep.iid}",
             iid=issue.iid,
-            note=f"Duplicate of {keep.web_url}; closing.\n",
-            note_key=f"duplicate:{keep.iid}",
-            state_event="close",
+            keep_iid=keep.iid,
+            keep_url=keep.web_url,
         )
         for issue, _ in found[1:]
     )
@@ -121,10 +121,9 @@ def update_issue(
     note = None
     if marker.drift != want.drift and marker.drift:
         note = change_note(marker.items, want.items, body_of(issue.description))
-    return Action(
+    return UpdateIssue(
         org=key_text(want.key),
         target=want.target,
-        verb="update",
         summary=(
             f"update #{issue.iid}: the drift changed"
             if note
@@ -138,7 +137,6 @@ def update_issue(
         ),
         note=note,
         note_key=f"changed:{want.drift}" if note else None,
-        search=str(want.key[1]),
         outside=outside_of(issue.description),
         add_labels=restore,
     )
@@ -153,10 +151,9 @@ def create_issue(
 ) -> Action:
     """A new issue (following ``previous``, closed by a person while the drift differed)."""
     items = want.items
-    return Action(
+    return CreateIssue(
         org=key_text(want.key),
         target=want.target,
-        verb="create",
         summary=(
             f"create: {want.org.status.value}"
             + (f" ({len(items)} item{'s' if len(items) != 1 else ''})" if items else "")

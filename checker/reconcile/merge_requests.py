@@ -11,7 +11,12 @@ from checker.domain.models import InfoItem, OrgDrift, OrgSpec, OrgStatus
 from checker.domain.settings import Settings
 from checker.edit.adoptcheck import REFUSED, checked_adoption
 from checker.edit.orgwriter import Adoption, OrgWriteError
-from checker.reconcile.actions import Action
+from checker.reconcile.actions import (
+    Action,
+    CloseMergeRequest,
+    CreateMergeRequest,
+    UpdateMergeRequest,
+)
 from checker.reconcile.markers import (
     RESOLVED,
     Marker,
@@ -118,10 +123,8 @@ def close_merge_request(
     file: str | None = None,
 ) -> Action:
     """Close ``mr`` with a note saying ``reason`` and delete its branch."""
-    return Action(
+    return CloseMergeRequest(
         org=key_text(key),
-        target="merge-request",
-        verb="close",
         summary=f"close !{mr.iid} and delete its branch: {why}",
         iid=mr.iid,
         note=tracker.note(reason, file=file),
@@ -129,9 +132,7 @@ def close_merge_request(
         body=body_of(mr.description) if marker is not None else None,
         outside=outside_of(mr.description) if marker is not None else ("", ""),
         marker=replace(marker, drift=RESOLVED) if marker is not None else None,
-        state_event="close",
         branch=mr.source_branch,
-        delete_branch=True,
     )
 
 
@@ -157,10 +158,8 @@ def update_merge_request(
     same_file = old is not None and old.items == marker.items
     if same_file and old is not None and old.body == body_hash(change.body):
         return None
-    return Action(
+    return UpdateMergeRequest(
         org=key_text(change.key),
-        target="merge-request",
-        verb="update",
         summary=(
             f"update !{mr.iid}: Zendesk's values changed"
             if not same_file
@@ -186,10 +185,8 @@ def update_merge_request(
 
 def create_merge_request(change: Adopt, labels: tuple[str, ...]) -> Action:
     """A new merge request on the org's adopt branch."""
-    return Action(
+    return CreateMergeRequest(
         org=key_text(change.key),
-        target="merge-request",
-        verb="create",
         summary=(
             f"create on {change.branch}: {len(change.adoption.applied)} value(s) from Zendesk"
         ),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from checker.domain.settings import Settings
-from checker.reconcile.actions import Action
+from checker.reconcile.actions import Action, CloseIssue, CloseMergeRequest
 from checker.reconcile.execute import ActionResult, DryRunWriter, GitLabWriter, Writer
 from checker.reconcile.lock import LockBusy, ReconcileLock
 from checker.reconcile.markers import RESOLVED, Marker, body_of, key_text
@@ -47,28 +47,24 @@ class RetireOutcome:
 def _issue_action(issue: TrackedIssue, marker: Marker, support_ops: bool) -> Action:
     if marker.kind == "dashboard":
         what, org = "the dashboard", "dashboard"
-        return Action(
+        return CloseIssue(
             org=org,
             target="dashboard",
-            verb="close",
             summary=f"close #{issue.iid} ({what})",
             iid=issue.iid,
             note=NOTE,
             note_key=NOTE_KEY,
-            state_event="close",
         )
     org = key_text(marker.org) if marker.org else "?"
-    return Action(
+    return CloseIssue(
         org=org,
         target="support-ops" if support_ops else "issue",
-        verb="close",
         summary=f"close #{issue.iid}: {issue.title}",
         iid=issue.iid,
         note=NOTE,
         note_key=NOTE_KEY,
         body=body_of(issue.description),
         marker=replace(marker, drift=RESOLVED),
-        state_event="close",
     )
 
 
@@ -93,19 +89,15 @@ def plan_retire(
         if marker is None or not mr.is_open:
             continue
         actions.append(
-            Action(
+            CloseMergeRequest(
                 org=key_text(marker.org) if marker.org else "?",
-                target="merge-request",
-                verb="close",
                 summary=f"close !{mr.iid} and delete branch {mr.source_branch}: {mr.title}",
                 iid=mr.iid,
                 note=NOTE,
                 note_key=NOTE_KEY,
                 body=body_of(mr.description),
                 marker=replace(marker, drift=RESOLVED),
-                state_event="close",
                 branch=mr.source_branch,
-                delete_branch=True,
             )
         )
     return actions + dashboards
@@ -129,6 +121,7 @@ def run_retire(
     info = gitlab.info()
     ops_ref = settings.gitlab.support_ops_project
     ops = gitlab.for_project(ops_ref) if ops_ref else None
+    backoff = settings.gitlab.retry_backoff
 
     def plan_now() -> list[Action]:
         ops_issues: list[TrackedIssue] = []
@@ -141,7 +134,9 @@ def run_retire(
 
     actions = plan_now()
     if dry_run or not actions:
-        writer: Writer = DryRunWriter() if dry_run else GitLabWriter(gitlab, info, ops)
+        writer: Writer = (
+            DryRunWriter() if dry_run else GitLabWriter(gitlab, info, ops, backoff=backoff)
+        )
         return _carry_out(actions, writer, say)
     # One writer at a time, as reconcile: a reconcile run writing now would otherwise reopen or
     # recreate what this closes. After taking the lock, read again and close what is open then.
@@ -153,7 +148,7 @@ def run_retire(
         say(reason)
         return RetireOutcome(False, tuple(ActionResult(a, "failed", error=reason) for a in actions))
     try:
-        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops), say)
+        return _carry_out(plan_now(), GitLabWriter(gitlab, info, ops, backoff=backoff), say)
     finally:
         try:
             lock.release()

@@ -39,7 +39,7 @@ from checker.reconcile.lock import STALE_AFTER, LockBusy, ReconcileLock
 from checker.reconcile.markers import (
     key_text,
 )
-from checker.reconcile.plan import make_plan
+from checker.reconcile.plan import make_plan, questions
 from checker.reconcile.reportset import CombinedReport, ReportSetError
 from checker.reconcile.state import GitLabState, PlanContext, files_needed
 from checker.render.oneline import one_line
@@ -85,7 +85,11 @@ def load_reports(
 def connect_from_env(environ: Mapping[str, str], settings: Settings) -> GitLabProject:
     """The GitLab project named by ``GITLAB_URL``/``GITLAB_TOKEN``/``GITLAB_PROJECT`` (CI
     defaults apply). Raises :class:`checker.gitlab.GitLabConfigError` naming what is missing."""
-    return connect(GitLabConfig.from_env(environ), timeout=settings.request_timeout)
+    return connect(
+        GitLabConfig.from_env(environ),
+        timeout=settings.request_timeout,
+        max_retries=settings.gitlab.retries,
+    )
 
 
 # --------------------------------------------------------------------------- outcome
@@ -216,7 +220,8 @@ class _Run:
     first_run_gate: bool
 
     def plan(self, known: Mapping[Lookup, Any] | None = None) -> tuple[GitLabState, Plan]:
-        """Read GitLab, answer the planner's lookups, and plan."""
+        """Read GitLab, answer every question planning will ask (history up front), and plan
+        once."""
         state = read_state(self.settings, self.gitlab, self.ops)
         if known:
             # Answers about closed and unlabelled issues stay true while we waited: anything
@@ -229,14 +234,11 @@ class _Run:
         )
         links = Links(repository_url, state.project.default_branch)
         ctx = PlanContext(self.settings, links, self.files)
-        plan = make_plan(ctx, self.combined, self.specs, state)
-        for _round in range(3):  # one round answers all in practice; the rest is a safety net
-            if not plan.lookups:
-                break
-            answers = answer(plan.lookups, self.settings, self.gitlab, self.ops)
+        asked = questions(ctx, self.combined, self.specs, state)
+        if asked:
+            answers = answer(asked, self.settings, self.gitlab, self.ops)
             state = replace(state, history={**state.history, **answers})
-            plan = make_plan(ctx, self.combined, self.specs, state)
-        return state, plan
+        return state, make_plan(ctx, self.combined, self.specs, state)
 
     def gated(self, state: GitLabState, plan: Plan) -> tuple[Plan, first_run.FirstRun | None, int]:
         """The plan as it will run: a first run's is held but for the dashboard (decided before
@@ -385,7 +387,11 @@ def run_reconcile(
             plan, first, unchanged = run.gated(state, plan)
         _print_plan(plan, say, unchanged)
         writer: Writer = (
-            DryRunWriter() if dry_run else GitLabWriter(gitlab, state.project, ops, sleep=sleep)
+            DryRunWriter()
+            if dry_run
+            else GitLabWriter(
+                gitlab, state.project, ops, sleep=sleep, backoff=settings.gitlab.retry_backoff
+            )
         )
         results, failures = execute(plan, writer, say, lock)
         if first is not None:

@@ -29,6 +29,7 @@ import jinja2
 
 from checker.domain.models import DriftItem, DriftKind, OrgDrift, OrgStatus, Scalar
 from checker.domain.settings import RequestForm
+from checker.domain.wording import kind_label
 from checker.reconcile.placeholders import PLACEHOLDER_RE
 from checker.render import inert
 from checker.render.presentation import (
@@ -39,13 +40,6 @@ from checker.render.presentation import (
     text_diff,
 )
 
-_KIND_LABEL = {
-    DriftKind.CHANGED: "different value",
-    DriftKind.MISSING_IN_ZENDESK: "missing in Zendesk",
-    DriftKind.UNEXPECTED_IN_ZENDESK: "unexpected in Zendesk",
-    DriftKind.CONTACT_NAME_DIFFERS: "contact name differs",
-    DriftKind.CONTACT_SUSPENDED: "contact suspended in Zendesk",
-}
 _TRUTH_LABEL = {
     "repo": "the org file (Zendesk should change)",
     "zendesk": "Zendesk (the org file should change)",
@@ -180,7 +174,7 @@ def _top_field(field: str) -> str:
 
 def describe(item: DriftItem) -> Inert:
     """One line naming a drift item (for notes): field, item, what differs."""
-    what = _KIND_LABEL.get(item.kind, item.kind.value)
+    what = kind_label(item.kind.value)
     subject = inert.inline(item.field, table=False)
     if item.item:
         subject += " " + inert.inline(item.item, table=False)
@@ -240,9 +234,7 @@ def item_view(item: DriftItem, file_url: str) -> ItemView:
     return ItemView(
         field=item.field,
         item=item.item,
-        what=Inert(
-            "member without an email" if no_email else _KIND_LABEL.get(item.kind, item.kind.value)
-        ),
+        what=Inert("member without an email" if no_email else kind_label(item.kind.value)),
         expected=shown if multiline and item.expected is not None else item.expected,
         actual=shown if multiline and item.actual is not None else item.actual,
         expected_raw=item.expected,
@@ -567,14 +559,6 @@ class CsmCount:
         return self.drifted + self.missing + self.unknown
 
 
-STATUS_ORDER = {
-    "missing": 0,
-    "drifted": 1,
-    "unknown": 2,
-    "not_checked": 3,
-    "suppressed": 4,
-    "in_sync": 5,
-}
 #: the longest dashboard written (a quarter of GitLab's limit left for the marker and edits)
 DASHBOARD_CHARS = 786_432
 #: the states a dashboard lists; the others are only counted

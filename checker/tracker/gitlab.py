@@ -105,8 +105,11 @@ class GitLabConfig:
         return cls(url=url.rstrip("/"), project=project, token=token)
 
 
-def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:
-    """A client for ``config.project``; no request is made until the first call."""
+def connect(
+    config: GitLabConfig, *, timeout: float, max_retries: int = MAX_RETRIES
+) -> GitLabProject:
+    """A client for ``config.project``; no request is made until the first call.
+    ``max_retries``: retries of each idempotent request (python-gitlab backs off between them)."""
     client = gitlab.Gitlab(
         config.url,
         private_token=config.token,
@@ -119,14 +122,22 @@ def connect(config: GitLabConfig, *, timeout: float) -> GitLabProject:
     deadline = DeadlineAdapter(timeout)
     client.session.mount("https://", deadline)
     client.session.mount("http://", deadline)
-    return GitLabProject(client, config.project, secret=config.token)
+    return GitLabProject(client, config.project, secret=config.token, max_retries=max_retries)
 
 
 class GitLabProject:
     """One GitLab project through python-gitlab. Implements :class:`GitLabPort`."""
 
-    def __init__(self, client: gitlab.Gitlab, project: str, *, secret: str = "") -> None:
+    def __init__(
+        self,
+        client: gitlab.Gitlab,
+        project: str,
+        *,
+        secret: str = "",
+        max_retries: int = MAX_RETRIES,
+    ) -> None:
         self._client = client
+        self._retries = max_retries
         self._ref = project
         self._secret = secret
         self._project = client.projects.get(project, lazy=True)
@@ -206,7 +217,7 @@ class GitLabProject:
         """The project's id, path, web URL and default branch (fetched once)."""
         if self._info is None:
             with self._errors(f"reading project {self._ref}"):
-                raw = self._client.projects.get(self._ref, max_retries=MAX_RETRIES)
+                raw = self._client.projects.get(self._ref, max_retries=self._retries)
             self._info = ProjectInfo(
                 id=int(raw.id),
                 path=str(raw.path_with_namespace),
@@ -217,7 +228,7 @@ class GitLabProject:
 
     def for_project(self, ref: str) -> GitLabProject:
         """The same connection, another project (the support-ops project)."""
-        return GitLabProject(self._client, ref, secret=self._secret)
+        return GitLabProject(self._client, ref, secret=self._secret, max_retries=self._retries)
 
     def _labelled(self, on: Noteable, label: str, state: str) -> Any:
         """A lazy listing of the issues or merge requests with ``label`` in ``state``, newest
@@ -230,7 +241,7 @@ class GitLabProject:
             sort="desc",
             per_page=PER_PAGE,
             iterator=True,
-            max_retries=MAX_RETRIES,
+            max_retries=self._retries,
         )
 
     def open_issues(self, label: str) -> list[TrackedIssue]:
@@ -254,7 +265,7 @@ class GitLabProject:
                 sort="desc",
                 per_page=min(limit, PER_PAGE),
                 get_all=False,
-                max_retries=MAX_RETRIES,
+                max_retries=self._retries,
             )
             return [self._issue(raw) for raw in found][:limit]
 
@@ -275,7 +286,7 @@ class GitLabProject:
                 sort="desc",
                 per_page=PER_PAGE,
                 get_all=False,
-                max_retries=MAX_RETRIES,
+                max_retries=self._retries,
             )
             return [self._mr(raw) for raw in found]
 
@@ -303,7 +314,7 @@ class GitLabProject:
         if username not in self._users:
             with self._errors(f"looking up user {username!r}"):
                 found = self._client.users.list(
-                    username=username, per_page=PER_PAGE, get_all=False, max_retries=MAX_RETRIES
+                    username=username, per_page=PER_PAGE, get_all=False, max_retries=self._retries
                 )
             exact = [u for u in found if str(u.username).lower() == username.lower()]
             self._users[username] = int(exact[0].id) if exact else None
@@ -318,7 +329,7 @@ class GitLabProject:
                 sort="desc",
                 per_page=min(limit, PER_PAGE),
                 get_all=False,
-                max_retries=MAX_RETRIES,
+                max_retries=self._retries,
             )
             return [str(n.body) for n in notes]
 
@@ -378,7 +389,7 @@ class GitLabProject:
             return
         manager = self._project.issues if on == "issue" else self._project.mergerequests
         with self._errors(f"updating {_ref(on, iid)}", write=True):
-            manager.update(iid, data, max_retries=MAX_RETRIES)
+            manager.update(iid, data, max_retries=self._retries)
 
     def add_note(self, on: Noteable, iid: int, body: str) -> None:
         with self._errors(f"commenting on {_ref(on, iid)}", write=True):
@@ -403,7 +414,7 @@ class GitLabProject:
                 sort="asc",
                 per_page=PER_PAGE,
                 iterator=True,
-                max_retries=MAX_RETRIES,
+                max_retries=self._retries,
             ):
                 body = str(raw.body or "")
                 author = getattr(raw, "author", None) or {}
@@ -417,7 +428,7 @@ class GitLabProject:
         with self._errors(f"editing note {note_id} of {_ref(on, iid)}", write=True):
             note = self._parent(on, iid).notes.get(note_id, lazy=True)
             note.body = body
-            note.save(max_retries=MAX_RETRIES)
+            note.save(max_retries=self._retries)
 
     def commit(
         self,
@@ -439,7 +450,7 @@ class GitLabProject:
             ],
         }
         with self._errors(f"committing to {branch}", write=True):
-            raw = self._project.commits.create(data, max_retries=MAX_RETRIES)
+            raw = self._project.commits.create(data, max_retries=self._retries)
         return str(raw.id)
 
     def create_merge_request(self, new: NewMergeRequest) -> TrackedMergeRequest:
@@ -465,7 +476,7 @@ class GitLabProject:
     def delete_branch(self, branch: str) -> None:
         """Delete ``branch``; a branch that is already gone is fine."""
         with contextlib.suppress(GitLabNotFound), self._errors(f"deleting branch {branch}"):
-            self._project.branches.delete(branch, max_retries=MAX_RETRIES)
+            self._project.branches.delete(branch, max_retries=self._retries)
 
     # ------------------------------------------------------------------ branches as facts
 
@@ -484,7 +495,7 @@ class GitLabProject:
         """The commit ``branch`` points at, None when there is no such branch (one request)."""
         try:
             with self._errors(f"reading branch {branch}"):
-                raw = self._project.branches.get(branch, max_retries=MAX_RETRIES)
+                raw = self._project.branches.get(branch, max_retries=self._retries)
         except GitLabNotFound:
             return None
         return self._commit_info(raw.commit)
@@ -538,7 +549,7 @@ class GitLabProject:
         """A file's text on ``ref``; None when it is not there (one request)."""
         try:
             with self._errors(f"reading {path} on {ref}"):
-                raw = self._project.files.raw(file_path=path, ref=ref, max_retries=MAX_RETRIES)
+                raw = self._project.files.raw(file_path=path, ref=ref, max_retries=self._retries)
         except GitLabNotFound:
             return None
         data = raw if isinstance(raw, bytes) else bytes(raw or b"")
