@@ -20,6 +20,9 @@ What it guarantees to the rest of the product:
   stops at once when told to (Ctrl-C, a time budget), and the orgs it did not finish are unknown.
 * zenpy's and requests' errors become ours here, without any data from the answer: a refused
   credential (401/403) stops the whole fetch with :class:`CredentialsRefused`.
+
+Somewhat over 400 lines by reason: it is the one module that may import zenpy, so every
+translation of zenpy's objects and errors into ours has to live here.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Reports are evidence only when they hold together (:mod:`.reportset`): org files
 found by org key in the current specs, never by a report's path. One writer at a time: a run
 whose plan has writes takes the lock in GitLab (:mod:`.lock`), reads and plans again,
 writes, and releases it; a run with nothing to write takes no lock.
+
+Somewhat over 400 lines by reason: the run's order (read, plan, lock, plan again, write,
+release) and its outcome read best in one place.
 """
 
 from __future__ import annotations
