@@ -28,9 +28,10 @@ demo: $(STAMP)
 	  if [ $$code -ne 0 ] && [ $$code -ne 3 ]; then exit $$code; fi; \
 	  echo "(exit code $$code: 3 means drift was found, as the example snapshot intends)"
 
-## The whole test suite (with the report page's tests in headless Chromium).
+## The whole test suite (with the report page's tests in headless Chromium), one worker per
+## core; each test file stays in one worker, so its module fixtures (a browser, servers) are shared.
 test: $(STAMP) browser $(AXE)
-	CHECKER_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	CHECKER_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n auto --dist loadfile
 
 ## Debian's chromium, installed when missing (as ci/pipeline-setup.sh installs rsync).
 browser:
