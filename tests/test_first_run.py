@@ -173,3 +173,31 @@ def test_cli_writes_the_plan_and_its_markdown_summary(
     statuses = sorted(a["status"] for a in plan["actions"])
     assert statuses == ["done", "held", "held", "held"]
     assert len(server.issues) == 1
+
+
+def test_text_a_person_adds_to_the_first_run_dashboard_is_kept_when_the_plan_changes(
+    server: FakeGitLab,
+    world: tuple,  # type: ignore[type-arg]
+) -> None:
+    settings, _drifted, specs = world
+    _run(server, world, {})
+    (dashboard,) = server.issues
+    note = "Support ops: we review this plan on Thursday."
+    dashboard["description"] = f"{note}\n\n{dashboard['description']}"
+    s101, s102, s103 = specs
+    fewer = fingerprinted(
+        report(
+            [
+                org_drift(s101, items=[am_id(s101)]),
+                org_drift(s102, OrgStatus.IN_SYNC),
+                org_drift(s103, OrgStatus.IN_SYNC),
+            ]
+        ),
+        settings,
+        specs,
+    )
+    _run(server, world, {}, fewer)
+    (dashboard,) = server.issues
+    text = str(dashboard["description"])
+    assert "**1** drift issue(s)" in text  # the plan was rewritten
+    assert text.startswith(note + "\n")  # and what the person wrote stays

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from checker.reconcile.actions import Action, CreateIssue, Plan, UpdateIssue
-from checker.reconcile.markers import Marker, body_hash
+from checker.reconcile.markers import Marker, body_hash, outside_of
 from checker.reconcile.state import GitLabState
 from checker.render import tracker
 
@@ -100,6 +100,7 @@ def _dashboard(plan: Plan, state: GitLabState, body: str, title: str) -> Action 
                 iid=issue.iid,
                 body=body,
                 marker=marker,
+                outside=outside_of(issue.description),  # what people wrote around it stays
             )
     if isinstance(plan.dashboard, CreateIssue | UpdateIssue) and plan.dashboard.verb in (
         "create",
